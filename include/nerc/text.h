@@ -1,0 +1,53 @@
+/* nerc/text.h — a BERT WordPiece tokenizer identical to Hugging Face's Rust
+ * `tokenizers` (BertNormalizer + BertPreTokenizer + WordPiece + [CLS]/[SEP]).
+ * Loaded from an HF model directory: tokenizer.json when present, else
+ * vocab.txt + tokenizer_config.json. */
+#ifndef NERC_TEXT_H
+#define NERC_TEXT_H
+
+#include "nerc/common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct nerc_tokenizer nerc_tokenizer;
+
+/* Loads the tokenizer of an HF model directory. */
+nerc_status nerc_tokenizer_load(nerc_tokenizer **out, const char *model_dir);
+void nerc_tokenizer_free(nerc_tokenizer *tok);
+
+int32_t nerc_tokenizer_vocab_size(const nerc_tokenizer *tok);
+int32_t nerc_tokenizer_cls_id(const nerc_tokenizer *tok);
+int32_t nerc_tokenizer_sep_id(const nerc_tokenizer *tok);
+int32_t nerc_tokenizer_pad_id(const nerc_tokenizer *tok);
+int32_t nerc_tokenizer_unk_id(const nerc_tokenizer *tok);
+/* The vocabulary string of `id` (NULL if out of range). */
+const char *nerc_tokenizer_id_to_token(const nerc_tokenizer *tok, int32_t id);
+
+/* Pre-tokenized input (is_split_into_words): the word pieces of one word,
+ * tokenized on its own, without special tokens. Writes at most `cap` ids,
+ * sets *n to the number of pieces (which may exceed cap: then call again
+ * with a bigger buffer). `word` is UTF-8 of length `len`. */
+nerc_status nerc_tokenizer_encode_word(const nerc_tokenizer *tok, const char *word, size_t len,
+                                       int32_t *ids, int32_t cap, int32_t *n);
+
+/* One encoded raw text, with [CLS] ... [SEP]. */
+typedef struct {
+    int32_t n;             /* number of tokens */
+    int32_t *ids;          /* [n] */
+    int32_t *offsets;      /* [2n] start,end in Unicode code points of the input; [0,0] for specials */
+    int32_t *byte_offsets; /* [2n] start,end in UTF-8 bytes */
+    int32_t *word_ids;     /* [n] pre-token index, -1 for [CLS]/[SEP] */
+} nerc_encoding;
+
+/* Encodes raw UTF-8 text (any bytes; invalid UTF-8 is an error) as HF's
+ * tokenizer(text) does. The caller frees with nerc_encoding_free. */
+nerc_status nerc_tokenizer_encode(const nerc_tokenizer *tok, const char *text, size_t len,
+                                  nerc_encoding *out);
+void nerc_encoding_free(nerc_encoding *enc);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,37 @@
+/* nerc: the command-line front end — dispatches to src/cli/cmd_<name>.c. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "nerc.h"
+
+typedef struct {
+    const char *name;
+    int (*fn)(int argc, char **argv);
+    const char *help;
+} command;
+
+static const command commands[] = {
+    {"tokenize", cmd_tokenize, "WordPiece-tokenize text exactly as Hugging Face does (JSONL out)"},
+    {"score", cmd_score, "score predictions against gold tags (seqeval / conlleval)"},
+};
+
+static void usage(FILE *out) {
+    fprintf(out, "nerc — named-entity recognition in C (DistilBERT token classification)\n\n"
+                 "usage: nerc <command> [options]   (nerc <command> --help for details)\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].help);
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (!strcmp(argv[1], commands[i].name))
+            return commands[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "nerc: unknown command '%s'\n\n", argv[1]);
+    usage(stderr);
+    return 2;
+}

@@ -1,0 +1,55 @@
+/* A tiny test helper (Redis testhelp.h style): CHECK records a failure with
+ * the expression, file and line; test_report prints the tally and returns the
+ * process exit code. */
+#ifndef NERC_TEST_H
+#define NERC_TEST_H
+
+#include <math.h>
+#include <stdio.h>
+
+static int test_checks = 0, test_failed = 0;
+
+#define CHECK(cond)                                                          \
+    do {                                                                     \
+        test_checks++;                                                       \
+        if (!(cond)) {                                                       \
+            test_failed++;                                                   \
+            fprintf(stderr, "  FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond); \
+        }                                                                    \
+    } while (0)
+
+#define CHECK_MSG(cond, ...)                                                 \
+    do {                                                                     \
+        test_checks++;                                                       \
+        if (!(cond)) {                                                       \
+            test_failed++;                                                   \
+            fprintf(stderr, "  FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond); \
+            fprintf(stderr, __VA_ARGS__);                                    \
+            fputc('\n', stderr);                                             \
+        }                                                                    \
+    } while (0)
+
+/* |a - b| <= tol, NaN never passes. */
+#define CHECK_NEAR(a, b, tol)                                                      \
+    do {                                                                           \
+        double ta_ = (double)(a), tb_ = (double)(b), tt_ = (double)(tol);          \
+        CHECK_MSG(fabs(ta_ - tb_) <= tt_, "%.9g vs %.9g (tol %.3g)", ta_, tb_, tt_); \
+    } while (0)
+
+/* A status-returning call must succeed; prints nerc_last_error() otherwise. */
+#define CHECK_OK(expr)                                                         \
+    do {                                                                       \
+        nerc_status tst_ = (expr);                                             \
+        CHECK_MSG(tst_ == NERC_OK, "%s", nerc_last_error());                    \
+    } while (0)
+
+/* Path of the shared fixtures, relative to the repository root (tests run there). */
+#define SHARED_DIR "../shared"
+
+static inline int test_report(const char *name) {
+    printf("%s: %d checks, %d failed -> %s\n", name, test_checks, test_failed,
+           test_failed ? "FAIL" : "OK");
+    return test_failed ? 1 : 0;
+}
+
+#endif
