@@ -6,7 +6,7 @@
  *    file, line or tensor at fault (thread-local, valid until the next
  *    failing call on the same thread);
  *  - the library never exits and never prints except through the log hook;
- *  - objects are opaque and come in *_load/*_init / *_free pairs. */
+ *  - objects are opaque and come in load/init and free pairs. */
 #ifndef NERC_COMMON_H
 #define NERC_COMMON_H
 
