@@ -1,5 +1,5 @@
 /* nerc/model.h — DistilBERT for token classification: load/save HF
- * directories, forward, backward. */
+ * directories, random init, forward, loss and backward over packed batches. */
 #ifndef NERC_MODEL_H
 #define NERC_MODEL_H
 
@@ -26,6 +26,61 @@ typedef struct {
     const int32_t *seq_offsets;   /* [B+1] */
     const int32_t *seq_keys;      /* [B] or NULL */
 } nerc_batch;
+
+/* Immutable weights + configuration (shared by any number of states). */
+typedef struct nerc_model nerc_model;
+/* Per-run buffers: activations (and gradients when made for training). */
+typedef struct nerc_state nerc_state;
+
+/* Loads an HF directory (config.json + model.safetensors [+ tokenizer files]).
+ * Strict: a missing, unknown, misshaped or non-float tensor is an error naming
+ * the tensor and the file. A base (DistilBertModel) or masked-LM checkpoint
+ * loads the encoder, reports what it skipped, and gets a fresh classifier
+ * (seeded by `seed`) for `labels`. labels == NULL keeps config.json's
+ * id2label; given labels must match a fine-tuned checkpoint's classifier. */
+nerc_status nerc_model_load(nerc_model **out, const char *dir, const char *const *labels, int32_t n_labels,
+                            uint64_t seed);
+/* A randomly initialised model from a config.json (HF _init_weights). */
+nerc_status nerc_model_init(nerc_model **out, const char *config_path, const char *const *labels, int32_t n_labels,
+                            uint64_t seed);
+/* Writes an HF directory atomically: config.json (DistilBertForTokenClassification,
+ * id2label/label2id), model.safetensors (F32, {"format": "pt"}) and the
+ * tokenizer files of the directory the model came from. */
+nerc_status nerc_model_save(const nerc_model *m, const char *dir);
+void nerc_model_free(nerc_model *m);
+
+int64_t nerc_model_num_params(const nerc_model *m);
+int32_t nerc_model_num_labels(const nerc_model *m);
+const char *nerc_model_label(const nerc_model *m, int32_t id);
+int32_t nerc_model_max_positions(const nerc_model *m);
+/* Directory holding the tokenizer files (vocab.txt ...), or NULL. */
+const char *nerc_model_tokenizer_dir(const nerc_model *m);
+/* Overrides config.json's dropout probabilities (e.g. 0 for parity checks). */
+void nerc_model_set_dropout(nerc_model *m, float hidden, float attention);
+
+/* Buffers for batches of up to max_seqs sequences, max_rows rows and max_att
+ * attention pairs (sum over sequences of rows*keys). training != 0 also
+ * allocates gradients. Nothing is allocated per batch after this. */
+nerc_status nerc_state_init(nerc_state **out, const nerc_model *m, int32_t max_seqs, int64_t max_rows,
+                            int64_t max_att, int training);
+void nerc_state_free(nerc_state *s);
+
+/* Forward pass; training != 0 turns dropout on, driven by `seed`. */
+nerc_status nerc_forward(nerc_state *s, const nerc_batch *b, int training, uint64_t seed);
+/* Logits (N, K) of the last forward, row-major. */
+const float *nerc_state_logits(const nerc_state *s);
+/* Mean cross-entropy over labelled rows; `norm` = labelled tokens of the
+ * effective batch (0 = this batch's count). Prepares the backward pass. */
+nerc_status nerc_loss(nerc_state *s, const nerc_batch *b, double norm, double *loss);
+/* Accumulates d loss / d params into the state's gradients. */
+nerc_status nerc_backward(nerc_state *s, const nerc_batch *b);
+void nerc_state_zero_grad(nerc_state *s);
+
+/* The `nerc forward` check: runs a batch stored as safetensors (input_ids,
+ * attention_mask, optional labels: HF's padded [B, T] layout) through the
+ * model with dropout off and writes logits [B, T, K], loss and, with
+ * with_grad, every grad.<HF name> to out_path. */
+nerc_status nerc_check_forward(const char *model_dir, const char *batch_path, const char *out_path, int with_grad);
 
 #ifdef __cplusplus
 }

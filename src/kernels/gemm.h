@@ -1,0 +1,17 @@
+/* The one GEMM interface of nerc: row-major C = alpha * op(A) op(B) + beta * C.
+ * The CPU backend is oneDNN's sgemm; a naive reference sits beside it as the
+ * test oracle. A CUDA backend slots in behind the same call. */
+#ifndef NERC_KERNELS_GEMM_H
+#define NERC_KERNELS_GEMM_H
+
+#include <stdint.h>
+
+/* transa/transb: 0 = as stored, 1 = transposed. A is (M,K) after op, B is (K,N). */
+void gemm_f32(int transa, int transb, int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t lda,
+              const float *B, int64_t ldb, float beta, float *C, int64_t ldc);
+
+/* Reference triple loop with double accumulation (tests only). */
+void gemm_f32_ref(int transa, int transb, int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t lda,
+                  const float *B, int64_t ldb, float beta, float *C, int64_t ldc);
+
+#endif

@@ -1,0 +1,95 @@
+/* AdamW (torch 1.13 semantics), gradient clipping and the linear LR schedule. */
+#include "train/optim.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+
+adamw_hparams adamw_defaults(void) { return (adamw_hparams){0.9f, 0.999f, 1e-8f, 0.0f}; }
+
+nerc_status adamw_init(adamw_state *a, int64_t n_params) {
+    memset(a, 0, sizeof *a);
+    a->m = calloc((size_t)n_params, sizeof(float));
+    a->v = calloc((size_t)n_params, sizeof(float));
+    if (!a->m || !a->v) {
+        adamw_free(a);
+        return nerc_errorf(NERC_ERR_NOMEM, "cannot allocate AdamW moments for %lld parameters", (long long)n_params);
+    }
+    a->n = n_params;
+    return NERC_OK;
+}
+
+void adamw_free(adamw_state *a) {
+    free(a->m);
+    free(a->v);
+    memset(a, 0, sizeof *a);
+}
+
+/* The float32 arithmetic of torch's single-tensor AdamW for one tensor. */
+static void adamw_tensor(float *p, float *m, float *v, const float *g, int64_t n, float decay_factor, float b1, float b2,
+                         float step_size, float bc2_sqrt, float eps) {
+    float one_minus_b1 = 1.0f - b1, one_minus_b2 = 1.0f - b2;
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < n; i++) {
+        p[i] *= decay_factor;
+        m[i] = m[i] * b1 + g[i] * one_minus_b1;
+        v[i] = v[i] * b2 + g[i] * g[i] * one_minus_b2;
+        float denom = sqrtf(v[i]) / bc2_sqrt + eps;
+        p[i] += -step_size * (m[i] / denom);
+    }
+}
+
+void adamw_step(adamw_state *a, struct nerc_model *m, const float *grads, double lr, const adamw_hparams *hp) {
+    a->step++;
+    double bc1 = 1.0 - pow((double)hp->beta1, (double)a->step);
+    double bc2 = 1.0 - pow((double)hp->beta2, (double)a->step);
+    float step_size = (float)(lr / bc1), bc2_sqrt = (float)sqrt(bc2);
+    for (int32_t i = 0; i < m->n_tensors; i++) {
+        const param_tensor *t = &m->tensors[i];
+        if (t->frozen)
+            continue;
+        float wd = t->no_decay ? 0.0f : hp->weight_decay;
+        float decay_factor = (float)(1.0 - lr * (double)wd);
+        adamw_tensor(m->params_mem + t->offset, a->m + t->offset, a->v + t->offset, grads + t->offset, t->numel,
+                     decay_factor, hp->beta1, hp->beta2, step_size, bc2_sqrt, hp->eps);
+    }
+}
+
+/* Fixed chunks summed in order: the same bits whatever the thread count. */
+#define NORM_CHUNKS 64
+
+double grad_global_norm(const float *grads, int64_t n) {
+    double part[NORM_CHUNKS] = {0};
+    int64_t chunk = (n + NORM_CHUNKS - 1) / NORM_CHUNKS;
+#pragma omp parallel for schedule(static)
+    for (int c = 0; c < NORM_CHUNKS; c++) {
+        int64_t lo = c * chunk, hi = lo + chunk < n ? lo + chunk : n;
+        double s = 0.0;
+        for (int64_t i = lo; i < hi; i++)
+            s += (double)grads[i] * grads[i];
+        part[c] = s;
+    }
+    double s = 0.0;
+    for (int c = 0; c < NORM_CHUNKS; c++)
+        s += part[c];
+    return sqrt(s);
+}
+
+double grad_clip(float *grads, int64_t n, double max_norm) {
+    double norm = grad_global_norm(grads, n);
+    double coef = max_norm / (norm + 1e-6);
+    float c = (float)(coef < 1.0 ? coef : 1.0);
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < n; i++)
+        grads[i] *= c;
+    return norm;
+}
+
+double lr_linear(double base_lr, int64_t step, int64_t warmup_steps, int64_t total_steps) {
+    if (step < warmup_steps)
+        return base_lr * (double)step / (double)(warmup_steps > 1 ? warmup_steps : 1);
+    double rest = (double)(total_steps - step) / (double)(total_steps - warmup_steps > 1 ? total_steps - warmup_steps : 1);
+    return base_lr * (rest > 0.0 ? rest : 0.0);
+}

@@ -1,0 +1,40 @@
+/* AdamW exactly as torch 1.13 (decoupled decay first, bias correction),
+ * global gradient-norm clipping as clip_grad_norm_, and HF's linear schedule. */
+#ifndef NERC_TRAIN_OPTIM_H
+#define NERC_TRAIN_OPTIM_H
+
+#include <stdint.h>
+
+#include "model/distilbert.h"
+
+typedef struct {
+    float beta1, beta2, eps, weight_decay;
+} adamw_hparams;
+
+/* torch / HF defaults: betas (0.9, 0.999), eps 1e-8, weight decay 0. */
+adamw_hparams adamw_defaults(void);
+
+typedef struct {
+    float *m, *v;  /* first and second moments, the parameter layout */
+    int64_t n;
+    int64_t step;  /* optimizer steps taken */
+} adamw_state;
+
+nerc_status adamw_init(adamw_state *a, int64_t n_params);
+void adamw_free(adamw_state *a);
+
+/* One step over every trainable tensor of `m` with gradients `grads`:
+ *   p *= 1 - lr*wd  (wd = 0 for biases and LayerNorm weights)
+ *   m = b1 m + (1-b1) g;  v = b2 v + (1-b2) g^2
+ *   p -= lr/(1-b1^t) * m / (sqrt(v)/sqrt(1-b2^t) + eps) */
+void adamw_step(adamw_state *a, struct nerc_model *m, const float *grads, double lr, const adamw_hparams *hp);
+
+/* sqrt(sum g^2) over all gradients (accumulated in double). */
+double grad_global_norm(const float *grads, int64_t n);
+/* clip_grad_norm_: g *= min(1, max_norm / (norm + 1e-6)); returns the norm before clipping. */
+double grad_clip(float *grads, int64_t n, double max_norm);
+
+/* HF get_linear_schedule_with_warmup: lr at optimizer step `step` (0-based). */
+double lr_linear(double base_lr, int64_t step, int64_t warmup_steps, int64_t total_steps);
+
+#endif
