@@ -4,6 +4,7 @@
 #include "kernels/ops.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/rng.h"
@@ -266,10 +267,13 @@ void attention_forward_ref(float *ctx, float *att, const float *qkv, const att_l
     int64_t D = C / H;
     for (int32_t b = 0; b < lay->n_seqs; b++) {
         int64_t r0 = lay->seq_offsets[b], Tq = lay->seq_offsets[b + 1] - r0, Tk = lay->seq_keys[b];
+        double *sc = malloc((size_t)Tk * sizeof *sc);
+        if (!sc)
+            return;
         for (int64_t h = 0; h < H; h++)
             for (int64_t i = 0; i < Tq; i++) {
-                double sc[4096], mx = -INFINITY, sum = 0.0;
-                for (int64_t j = 0; j < Tk && j < 4096; j++) {
+                double mx = -INFINITY, sum = 0.0;
+                for (int64_t j = 0; j < Tk; j++) {
                     double s = 0.0;
                     for (int64_t d = 0; d < D; d++)
                         s += (double)qkv[(r0 + i) * 3 * C + h * D + d] * qkv[(r0 + j) * 3 * C + C + h * D + d];
@@ -287,6 +291,7 @@ void attention_forward_ref(float *ctx, float *att, const float *qkv, const att_l
                 for (int64_t j = 0; j < Tk; j++)
                     att[lay->att_offsets[b] + (h * Tq + i) * Tk + j] = (float)(sc[j] / sum);
             }
+        free(sc);
     }
 }
 

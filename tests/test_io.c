@@ -1,0 +1,278 @@
+/* Checkpoint I/O: hostile safetensors / config.json inputs fail with clear
+ * messages; load -> save -> load is bit-identical; base and masked-LM
+ * checkpoints load their encoder with a fresh classifier; the real
+ * distilbert-base-uncased size initialises, saves and loads back. */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/error.h"
+#include "core/fs.h"
+#include "io/safetensors.h"
+#include "model/distilbert.h"
+#include "test.h"
+
+#define TINY SHARED_DIR "/fixtures/model/tiny"
+static const char *conll_labels[9] = {"O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "I-MISC"};
+static char tmpdir[64];
+
+/* A safetensors buffer: 8-byte length + header + `data_len` zero bytes. */
+static size_t make_st(uint8_t *buf, const char *header, size_t data_len) {
+    size_t h = strlen(header);
+    for (int i = 0; i < 8; i++)
+        buf[i] = (uint8_t)((uint64_t)h >> (8 * i));
+    memcpy(buf + 8, header, h);
+    memset(buf + 8 + h, 0, data_len);
+    return 8 + h + data_len;
+}
+
+/* Parsing must fail with `status` and a message containing `needle`. */
+static void expect_st_error(const char *header, size_t data_len, const char *needle) {
+    static uint8_t buf[4096];
+    size_t n = make_st(buf, header, data_len);
+    st_file f;
+    nerc_status st = st_parse(&f, buf, n, "bad.safetensors");
+    CHECK_MSG(st == NERC_ERR_FORMAT, "header %s: expected a format error", header);
+    CHECK_MSG(strstr(nerc_last_error(), needle) && strstr(nerc_last_error(), "bad.safetensors"),
+              "message '%s' lacks '%s'", nerc_last_error(), needle);
+    st_close(&f);
+}
+
+static void test_bad_safetensors(void) {
+    st_file f;
+    CHECK(st_parse(&f, "\x01\x02", 2, "short.safetensors") == NERC_ERR_FORMAT);
+    CHECK(strstr(nerc_last_error(), "truncated") != NULL);
+    st_close(&f);
+    uint8_t big[16] = {0xff, 0xff, 0, 0, 0, 0, 0, 0, '{', '}'};
+    CHECK(st_parse(&f, big, 10, "big.safetensors") == NERC_ERR_FORMAT);
+    CHECK(strstr(nerc_last_error(), "larger than the file") != NULL);
+    st_close(&f);
+    expect_st_error("{\"a\": {\"dtype\": \"F32\", \"shape\": [2], \"data_offsets\": [0, 8]", 8, "invalid JSON");
+    expect_st_error("{\"a\": {\"dtype\": \"F32\", \"shape\": [4], \"data_offsets\": [0, 16]}}", 8, "out of range");
+    expect_st_error("{\"a\": {\"dtype\": \"F32\", \"shape\": [2], \"data_offsets\": [0, 8]},"
+                    " \"b\": {\"dtype\": \"F32\", \"shape\": [2], \"data_offsets\": [4, 12]}}",
+                    16, "overlap");
+    expect_st_error("{\"a\": {\"dtype\": \"Q4\", \"shape\": [2], \"data_offsets\": [0, 8]}}", 8, "unknown dtype");
+    expect_st_error("{\"a\": {\"dtype\": \"F32\", \"shape\": [3], \"data_offsets\": [0, 8]}}", 8, "need 12 bytes");
+    expect_st_error("{\"a\": {\"shape\": [2], \"data_offsets\": [0, 8]}}", 8, "missing dtype");
+    expect_st_error("{\"a\": {\"dtype\": \"F32\", \"shape\": [-2], \"data_offsets\": [0, 8]}}", 8, "shape[0]");
+    expect_st_error("[1, 2]", 0, "not a JSON object");
+    expect_st_error("{\"a\": {\"dtype\": \"F32\", \"shape\": [2], \"data_offsets\": [0, 8]},"
+                    " \"a\": {\"dtype\": \"F32\", \"shape\": [2], \"data_offsets\": [0, 8]}}",
+                    8, "invalid JSON");
+    CHECK(st_open(&f, "/nonexistent/model.safetensors") == NERC_ERR_IO);
+    CHECK(strstr(nerc_last_error(), "/nonexistent/model.safetensors") != NULL);
+}
+
+static void expect_config_error(const char *json, const char *needle) {
+    distilbert_config c;
+    nerc_status st = config_parse(&c, json, strlen(json), "config.json");
+    CHECK_MSG(st == NERC_ERR_FORMAT, "config %s: expected a format error", json);
+    CHECK_MSG(strstr(nerc_last_error(), needle) != NULL, "message '%s' lacks '%s'", nerc_last_error(), needle);
+}
+
+static void test_bad_config(void) {
+    expect_config_error("{\"dim\": 32,\n \"n_layers\": }", "config.json:2:");
+    expect_config_error("{\"n_layers\": 2, \"n_heads\": 2, \"hidden_dim\": 64, \"vocab_size\": 10, "
+                        "\"max_position_embeddings\": 8}",
+                        "missing required key \"dim\"");
+    expect_config_error("{\"dim\": 30, \"n_layers\": 2, \"n_heads\": 4, \"hidden_dim\": 64, \"vocab_size\": 10, "
+                        "\"max_position_embeddings\": 8}",
+                        "not a multiple");
+    expect_config_error("{\"dim\": \"32\", \"n_layers\": 2, \"n_heads\": 2, \"hidden_dim\": 64, \"vocab_size\": 10, "
+                        "\"max_position_embeddings\": 8}",
+                        "\"dim\" must be an integer");
+    expect_config_error("{\"dim\": 32, \"n_layers\": 2, \"n_heads\": 2, \"hidden_dim\": 64, \"vocab_size\": 10, "
+                        "\"max_position_embeddings\": 8, \"id2label\": {\"0\": \"O\", \"2\": \"B-X\"}}",
+                        "id2label");
+    expect_config_error("{\"model_type\": \"bert\"}", "supports \"distilbert\"");
+}
+
+static char *tmp_path(const char *name) { return fs_join(tmpdir, name); }
+
+/* Writes `m`'s tensors under other names into dir/model.safetensors. */
+static void write_renamed(const nerc_model *m, const char *dir, const char *strip, int drop_classifier, int add_mlm) {
+    st_entry e[64];
+    int n = 0;
+    static float mlm_w[32 * 32], mlm_b[30522];
+    for (int32_t i = 0; i < m->n_tensors; i++) {
+        const param_tensor *t = &m->tensors[i];
+        int is_cls = !strncmp(t->name, "classifier.", 11);
+        if (is_cls && drop_classifier)
+            continue;
+        const char *name = !is_cls && *strip ? t->name + strlen(strip) : t->name;
+        e[n++] = (st_entry){name, ST_F32, t->ndim, {t->shape[0], t->shape[1]}, m->params_mem + t->offset};
+    }
+    if (add_mlm) {
+        e[n++] = (st_entry){"vocab_transform.weight", ST_F32, 2, {32, 32}, mlm_w};
+        e[n++] = (st_entry){"vocab_transform.bias", ST_F32, 1, {32}, mlm_b};
+        e[n++] = (st_entry){"vocab_layer_norm.weight", ST_F32, 1, {32}, mlm_b};
+        e[n++] = (st_entry){"vocab_layer_norm.bias", ST_F32, 1, {32}, mlm_b};
+        e[n++] = (st_entry){"vocab_projector.bias", ST_F32, 1, {30522}, mlm_b};
+    }
+    CHECK_OK(fs_mkdirs(dir));
+    char *p = fs_join(dir, "model.safetensors");
+    CHECK_OK(st_write(p, e, n, NULL));
+    free(p);
+}
+
+static void write_config_without_labels(const char *dir) {
+    const char *cfg = "{\"activation\": \"gelu\", \"architectures\": [\"DistilBertForMaskedLM\"], \"dim\": 32, "
+                      "\"hidden_dim\": 64, \"max_position_embeddings\": 64, \"model_type\": \"distilbert\", "
+                      "\"n_heads\": 2, \"n_layers\": 2, \"pad_token_id\": 0, \"vocab_size\": 30522}";
+    char *p = fs_join(dir, "config.json");
+    CHECK_OK(fs_write_file_atomic(p, cfg, strlen(cfg)));
+    free(p);
+}
+
+static int same_encoder(const nerc_model *a, const nerc_model *b) {
+    return a->n_params == b->n_params &&
+           !memcmp(a->params_mem, b->params_mem, (size_t)(a->p.cls_w - a->params_mem) * sizeof(float));
+}
+
+static void test_base_and_mlm(const nerc_model *tiny) {
+    const char *kinds[2] = {"base", "mlm"};
+    for (int k = 0; k < 2; k++) {
+        char *dir = tmp_path(kinds[k]);
+        write_renamed(tiny, dir, k == 0 ? "distilbert." : "", 1, k == 1);
+        write_config_without_labels(dir);
+        nerc_model *m = NULL;
+        CHECK(nerc_model_load(&m, dir, NULL, 0, 1) == NERC_ERR_ARG); /* no classifier, no labels */
+        CHECK_OK(nerc_model_load(&m, dir, conll_labels, 9, 1));
+        if (m) {
+            CHECK_MSG(same_encoder(m, tiny), "%s checkpoint: encoder differs", kinds[k]);
+            CHECK(nerc_model_num_labels(m) == 9 && !strcmp(nerc_model_label(m, 3), "B-ORG"));
+            double ss = 0.0;
+            for (int i = 0; i < 9 * 32; i++)
+                ss += (double)m->p.cls_w[i] * m->p.cls_w[i];
+            CHECK_MSG(ss > 9 * 32 * 0.0002 && ss < 9 * 32 * 0.0008, "fresh classifier variance %.3g", ss / (9 * 32));
+        }
+        nerc_model_free(m);
+        free(dir);
+    }
+}
+
+static void test_bad_checkpoints(const nerc_model *tiny) {
+    nerc_model *m = NULL;
+    /* labels that do not match the fine-tuned classifier */
+    CHECK(nerc_model_load(&m, TINY, conll_labels, 5, 0) == NERC_ERR_ARG);
+    CHECK(strstr(nerc_last_error(), "do not match") != NULL);
+    /* an unknown tensor */
+    char *dir = tmp_path("unknown");
+    write_renamed(tiny, dir, "", 0, 0);
+    char *cfg_src = fs_join(TINY, "config.json"), *cfg_dst = fs_join(dir, "config.json");
+    CHECK_OK(fs_copy_file(cfg_src, cfg_dst));
+    st_entry extra[1] = {{"distilbert.extra.weight", ST_F32, 1, {4}, tiny->params_mem}};
+    char *p = fs_join(dir, "model.safetensors");
+    /* rewrite with one extra tensor */
+    st_entry all[64];
+    int n = 0;
+    for (int32_t i = 0; i < tiny->n_tensors; i++) {
+        const param_tensor *t = &tiny->tensors[i];
+        all[n++] = (st_entry){t->name, ST_F32, t->ndim, {t->shape[0], t->shape[1]}, tiny->params_mem + t->offset};
+    }
+    all[n++] = extra[0];
+    CHECK_OK(st_write(p, all, n, NULL));
+    CHECK(nerc_model_load(&m, dir, NULL, 0, 0) == NERC_ERR_FORMAT);
+    CHECK_MSG(strstr(nerc_last_error(), "unknown tensor 'distilbert.extra.weight'"), "%s", nerc_last_error());
+    /* a wrong shape */
+    all[n - 1] = all[0];
+    all[0].shape[1] = 31;
+    CHECK_OK(st_write(p, all, n - 1, NULL));
+    CHECK(nerc_model_load(&m, dir, NULL, 0, 0) == NERC_ERR_FORMAT);
+    CHECK_MSG(strstr(nerc_last_error(), "has shape [30522, 31], expected [30522, 32]"), "%s", nerc_last_error());
+    /* a missing tensor */
+    all[0].shape[1] = 32;
+    CHECK_OK(st_write(p, all + 1, n - 2, NULL));
+    CHECK(nerc_model_load(&m, dir, NULL, 0, 0) == NERC_ERR_FORMAT);
+    CHECK_MSG(strstr(nerc_last_error(), "missing tensor 'distilbert.embeddings.word_embeddings.weight'"), "%s",
+              nerc_last_error());
+    /* an integer dtype where floats belong */
+    all[0].dtype = ST_I32;
+    CHECK_OK(st_write(p, all, n - 1, NULL));
+    CHECK(nerc_model_load(&m, dir, NULL, 0, 0) == NERC_ERR_FORMAT);
+    CHECK_MSG(strstr(nerc_last_error(), "not a float type"), "%s", nerc_last_error());
+    /* no model.safetensors at all */
+    unlink(p);
+    CHECK(nerc_model_load(&m, dir, NULL, 0, 0) == NERC_ERR_IO);
+    CHECK_MSG(strstr(nerc_last_error(), "model.safetensors: not found"), "%s", nerc_last_error());
+    free(p), free(cfg_src), free(cfg_dst), free(dir);
+}
+
+static int files_equal(const char *a, const char *b) {
+    char *x, *y;
+    size_t nx, ny;
+    if (fs_read_file(a, 0, &x, &nx) != NERC_OK)
+        return 0;
+    if (fs_read_file(b, 0, &y, &ny) != NERC_OK) {
+        free(x);
+        return 0;
+    }
+    int eq = nx == ny && !memcmp(x, y, nx);
+    free(x), free(y);
+    return eq;
+}
+
+static void test_roundtrip(const nerc_model *tiny) {
+    char *d1 = tmp_path("rt1"), *d2 = tmp_path("rt2");
+    CHECK_OK(nerc_model_save(tiny, d1));
+    nerc_model *m = NULL;
+    CHECK_OK(nerc_model_load(&m, d1, NULL, 0, 0));
+    if (m) {
+        CHECK(m->n_params == tiny->n_params &&
+              !memcmp(m->params_mem, tiny->params_mem, (size_t)m->n_params * sizeof(float)));
+        CHECK_OK(nerc_model_save(m, d2));
+        char *a = fs_join(d1, "model.safetensors"), *b = fs_join(d2, "model.safetensors");
+        CHECK_MSG(files_equal(a, b), "save(load(save(m))) differs from save(m)");
+        free(a), free(b);
+        a = fs_join(d1, "config.json"), b = fs_join(d2, "config.json");
+        CHECK(files_equal(a, b));
+        free(a), free(b);
+        a = fs_join(d2, "vocab.txt");
+        CHECK(fs_exists(a));
+        free(a);
+    }
+    nerc_model_free(m);
+    free(d1), free(d2);
+}
+
+static void test_real_size(void) {
+    nerc_model *m = NULL;
+    CHECK_OK(nerc_model_init(&m, SHARED_DIR "/models/distilbert-base-uncased/config.json", conll_labels, 9, 42));
+    if (!m)
+        return;
+    CHECK_MSG(nerc_model_num_params(m) == 66369801, "%lld params", (long long)nerc_model_num_params(m));
+    CHECK(m->p.word_emb[0] == 0.0f && m->p.emb_ln_w[0] == 1.0f && m->p.qkv_b[0] == 0.0f);
+    char *d = tmp_path("real");
+    CHECK_OK(nerc_model_save(m, d));
+    nerc_model *back = NULL;
+    CHECK_OK(nerc_model_load(&back, d, NULL, 0, 0));
+    if (back)
+        CHECK(!memcmp(back->params_mem, m->params_mem, (size_t)m->n_params * sizeof(float)));
+    printf("  real size: %lld parameters, init -> save -> load identical\n", (long long)nerc_model_num_params(m));
+    nerc_model_free(back);
+    nerc_model_free(m);
+    free(d);
+}
+
+int main(void) {
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/nerc_test_io_XXXXXX");
+    if (!mkdtemp(tmpdir))
+        return 1;
+    test_bad_safetensors();
+    test_bad_config();
+    nerc_model *tiny = NULL;
+    CHECK_OK(nerc_model_load(&tiny, TINY, NULL, 0, 0));
+    if (tiny) {
+        test_roundtrip(tiny);
+        test_base_and_mlm(tiny);
+        test_bad_checkpoints(tiny);
+    }
+    nerc_model_free(tiny);
+    test_real_size();
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", tmpdir);
+    return test_report("test_io");
+}

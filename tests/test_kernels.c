@@ -1,0 +1,269 @@
+/* Every op two ways (ggml style): the optimised kernel against a naive
+ * reference, and each backward against central finite differences of
+ * loss = sum(w * forward(x)) with random w, on small random shapes. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/rng.h"
+#include "kernels/gemm.h"
+#include "kernels/ops.h"
+#include "nerc/model.h"
+#include "test.h"
+
+#define FD_EPS 1e-2f
+/* |fd - analytic| <= FD_TOL * (1 + |analytic|): float32 central differences. */
+#define FD_TOL 1e-3
+
+static rng_state rng;
+
+static float *randn(int64_t n, float scale) {
+    float *x = malloc((size_t)n * sizeof *x);
+    for (int64_t i = 0; i < n; i++)
+        x[i] = (float)rng_normal(&rng) * scale;
+    return x;
+}
+
+static float *zeros(int64_t n) { return calloc((size_t)n, sizeof(float)); }
+
+static double weighted_sum(const float *w, const float *y, int64_t n) {
+    double s = 0.0;
+    for (int64_t i = 0; i < n; i++)
+        s += (double)w[i] * y[i];
+    return s;
+}
+
+/* A forward pass closure: recomputes out from the current inputs. */
+typedef void (*fwd_fn)(void *ctx);
+
+/* Compares analytic gradient `g` of input `x` (n values) with finite
+ * differences of sum(w*out) where out (m values) is recomputed by f(ctx). */
+static void fd_check(const char *what, float *x, const float *g, int64_t n, fwd_fn f, void *ctx, const float *w,
+                     const float *out, int64_t m) {
+    double worst = 0.0;
+    for (int64_t i = 0; i < n; i++) {
+        float keep = x[i];
+        x[i] = keep + FD_EPS;
+        f(ctx);
+        double lp = weighted_sum(w, out, m);
+        x[i] = keep - FD_EPS;
+        f(ctx);
+        double lm = weighted_sum(w, out, m);
+        x[i] = keep;
+        double fd = (lp - lm) / (2.0 * FD_EPS);
+        double err = fabs(fd - g[i]) / (1.0 + fabs(g[i]));
+        worst = err > worst ? err : worst;
+    }
+    f(ctx);
+    CHECK_MSG(worst <= FD_TOL, "%s: finite-difference error %.3g", what, worst);
+    printf("  %-28s fd max rel err %.2e\n", what, worst);
+}
+
+/* ---- gemm ---------------------------------------------------------------- */
+
+static void test_gemm(void) {
+    int64_t M = 37, N = 29, K = 53;
+    for (int ta = 0; ta < 2; ta++)
+        for (int tb = 0; tb < 2; tb++) {
+            float *A = randn(M * K, 1), *B = randn(K * N, 1), *C1 = randn(M * N, 1);
+            float *C2 = malloc((size_t)(M * N) * sizeof *C2);
+            memcpy(C2, C1, (size_t)(M * N) * sizeof *C2);
+            gemm_f32(ta, tb, M, N, K, 0.5f, A, ta ? M : K, B, tb ? K : N, 1.0f, C1, N);
+            gemm_f32_ref(ta, tb, M, N, K, 0.5f, A, ta ? M : K, B, tb ? K : N, 1.0f, C2, N);
+            double worst = 0.0;
+            for (int64_t i = 0; i < M * N; i++)
+                worst = fmax(worst, fabs(C1[i] - C2[i]));
+            CHECK_MSG(worst < 1e-4, "gemm ta=%d tb=%d: max diff %.3g", ta, tb, worst);
+            free(A), free(B), free(C1), free(C2);
+        }
+}
+
+/* ---- linear ------------------------------------------------------------- */
+
+typedef struct {
+    float *out, *inp, *w, *b;
+    int64_t N, IC, OC;
+} linear_ctx;
+
+static void linear_fwd(void *c) {
+    linear_ctx *l = c;
+    linear_forward(l->out, l->inp, l->w, l->b, l->N, l->IC, l->OC);
+}
+
+static void test_linear(void) {
+    linear_ctx l = {NULL, NULL, NULL, NULL, 5, 7, 6};
+    l.out = zeros(l.N * l.OC), l.inp = randn(l.N * l.IC, 1), l.w = randn(l.OC * l.IC, 0.5f), l.b = randn(l.OC, 0.5f);
+    float *w = randn(l.N * l.OC, 1), *di = zeros(l.N * l.IC), *dw = zeros(l.OC * l.IC), *db = zeros(l.OC);
+    linear_fwd(&l);
+    linear_backward(di, dw, db, w, l.inp, l.w, l.N, l.IC, l.OC);
+    fd_check("linear d_inp", l.inp, di, l.N * l.IC, linear_fwd, &l, w, l.out, l.N * l.OC);
+    fd_check("linear d_weight", l.w, dw, l.OC * l.IC, linear_fwd, &l, w, l.out, l.N * l.OC);
+    fd_check("linear d_bias", l.b, db, l.OC, linear_fwd, &l, w, l.out, l.N * l.OC);
+    free(l.out), free(l.inp), free(l.w), free(l.b), free(w), free(di), free(dw), free(db);
+}
+
+/* ---- layernorm ---------------------------------------------------------- */
+
+typedef struct {
+    float *out, *mean, *rstd, *inp, *w, *b;
+    int64_t N, C;
+} ln_ctx;
+
+static void ln_fwd(void *c) {
+    ln_ctx *l = c;
+    layernorm_forward(l->out, l->mean, l->rstd, l->inp, l->w, l->b, l->N, l->C, 1e-12f);
+}
+
+static void test_layernorm(void) {
+    ln_ctx l = {NULL, NULL, NULL, NULL, NULL, NULL, 4, 16};
+    l.out = zeros(l.N * l.C), l.mean = zeros(l.N), l.rstd = zeros(l.N), l.inp = randn(l.N * l.C, 2);
+    l.w = randn(l.C, 1), l.b = randn(l.C, 1);
+    float *w = randn(l.N * l.C, 1), *di = zeros(l.N * l.C), *dw = zeros(l.C), *db = zeros(l.C);
+    ln_fwd(&l);
+    layernorm_backward(di, dw, db, w, l.inp, l.w, l.mean, l.rstd, l.N, l.C);
+    fd_check("layernorm d_inp", l.inp, di, l.N * l.C, ln_fwd, &l, w, l.out, l.N * l.C);
+    fd_check("layernorm d_weight", l.w, dw, l.C, ln_fwd, &l, w, l.out, l.N * l.C);
+    fd_check("layernorm d_bias", l.b, db, l.C, ln_fwd, &l, w, l.out, l.N * l.C);
+    free(l.out), free(l.mean), free(l.rstd), free(l.inp), free(l.w), free(l.b), free(w), free(di), free(dw), free(db);
+}
+
+/* ---- gelu --------------------------------------------------------------- */
+
+typedef struct {
+    float *out, *inp;
+    int64_t n;
+} act_ctx;
+
+static void gelu_fwd(void *c) {
+    act_ctx *a = c;
+    gelu_forward(a->out, a->inp, a->n);
+}
+
+static void test_gelu(void) {
+    act_ctx a = {zeros(64), randn(64, 2), 64};
+    float *w = randn(64, 1), *di = zeros(64);
+    gelu_fwd(&a);
+    CHECK_NEAR(a.out[0], 0.5 * a.inp[0] * (1.0 + erf(a.inp[0] / sqrt(2.0))), 1e-6);
+    gelu_backward(di, w, a.inp, 64);
+    fd_check("gelu d_inp", a.inp, di, 64, gelu_fwd, &a, w, a.out, 64);
+    free(a.out), free(a.inp), free(w), free(di);
+}
+
+/* ---- embeddings ----------------------------------------------------------- */
+
+typedef struct {
+    float *out, *wte, *wpe;
+    int32_t *ids, *pos;
+    int64_t N, C;
+} emb_ctx;
+
+static void emb_fwd(void *c) {
+    emb_ctx *e = c;
+    embedding_forward(e->out, e->ids, e->pos, e->wte, e->wpe, e->N, e->C);
+}
+
+static void test_embedding(void) {
+    int32_t ids[6] = {3, 0, 3, 1, 0, 2}, pos[6] = {0, 1, 2, 0, 1, 2};
+    emb_ctx e = {zeros(6 * 4), randn(5 * 4, 1), randn(3 * 4, 1), ids, pos, 6, 4};
+    float *w = randn(6 * 4, 1), *dwte = zeros(5 * 4), *dwpe = zeros(3 * 4);
+    emb_fwd(&e);
+    embedding_backward(dwte, dwpe, w, ids, pos, 6, 4, 0);
+    for (int c = 0; c < 4; c++)
+        CHECK(dwte[c] == 0.0f); /* padding_idx 0 gets no gradient */
+    fd_check("embedding d_wpe", e.wpe, dwpe, 3 * 4, emb_fwd, &e, w, e.out, 6 * 4);
+    /* rows other than the padding row: compare on a copy whose row 0 is skipped */
+    fd_check("embedding d_wte rows 1..4", e.wte + 4, dwte + 4, 4 * 4, emb_fwd, &e, w, e.out, 6 * 4);
+    free(e.out), free(e.wte), free(e.wpe), free(w), free(dwte), free(dwpe);
+}
+
+/* ---- attention with a key mask ----------------------------------------------- */
+
+typedef struct {
+    float *ctx, *att, *qkv;
+    att_layout lay;
+    int64_t C, H;
+} att_ctx;
+
+static void att_fwd(void *c) {
+    att_ctx *a = c;
+    attention_forward(a->ctx, a->att, a->qkv, &a->lay, a->C, a->H, 0.0f, 0, 0);
+}
+
+static void test_attention(void) {
+    /* two sequences: 5 rows with 3 keys (HF padding), 4 rows with 4 keys */
+    static const int32_t offs[3] = {0, 5, 9}, keys[2] = {3, 4};
+    int64_t C = 8, H = 2, N = 9;
+    int64_t att_off[3] = {0, H * 5 * 3, H * (5 * 3 + 4 * 4)};
+    att_ctx a = {zeros(N * C), zeros(att_off[2]), randn(N * 3 * C, 1), {2, offs, keys, att_off}, C, H};
+    float *ctx_ref = zeros(N * C), *att_ref = zeros(att_off[2]);
+    att_fwd(&a);
+    attention_forward_ref(ctx_ref, att_ref, a.qkv, &a.lay, C, H);
+    double worst = 0.0;
+    for (int64_t i = 0; i < N * C; i++)
+        worst = fmax(worst, fabs(a.ctx[i] - ctx_ref[i]));
+    CHECK_MSG(worst < 1e-5, "attention vs reference: %.3g", worst);
+    float *w = randn(N * C, 1), *dqkv = zeros(N * 3 * C), *datt = zeros(att_off[2]);
+    attention_backward(dqkv, datt, w, a.qkv, a.att, &a.lay, C, H, 0.0f, 0, 0);
+    fd_check("attention d_qkv (masked)", a.qkv, dqkv, N * 3 * C, att_fwd, &a, w, a.ctx, N * C);
+    /* masked keys (rows 3, 4 of sequence 0) get no k/v gradient */
+    for (int64_t r = 3; r < 5; r++)
+        for (int64_t c = C; c < 3 * C; c++)
+            CHECK(dqkv[r * 3 * C + c] == 0.0f);
+    free(a.ctx), free(a.att), free(a.qkv), free(ctx_ref), free(att_ref), free(w), free(dqkv), free(datt);
+}
+
+/* ---- dropout ------------------------------------------------------------------ */
+
+static void test_dropout(void) {
+    int64_t n = 100000;
+    float *x = malloc((size_t)n * sizeof *x), *y = malloc((size_t)n * sizeof *y);
+    for (int64_t i = 0; i < n; i++)
+        x[i] = y[i] = 1.0f;
+    dropout_forward(x, n, 0.1f, 42, 7);
+    int64_t zero = 0;
+    for (int64_t i = 0; i < n; i++)
+        zero += x[i] == 0.0f;
+    CHECK_MSG(zero > 9500 && zero < 10500, "dropout p=0.1 dropped %lld of %lld", (long long)zero, (long long)n);
+    CHECK_NEAR(x[zero == n ? 0 : (x[0] == 0.0f ? 1 : 0)], 1.0 / 0.9, 1e-6);
+    dropout_backward(y, n, 0.1f, 42, 7); /* same mask */
+    CHECK(memcmp(x, y, (size_t)n * sizeof *x) == 0);
+    free(x), free(y);
+}
+
+/* ---- cross-entropy ------------------------------------------------------------- */
+
+typedef struct {
+    float *logits, *dl, loss;
+    const int32_t *labels;
+} ce_ctx;
+
+static void ce_fwd(void *c) {
+    ce_ctx *e = c;
+    e->loss = (float)crossentropy_forward_backward(e->dl, e->logits, e->labels, 4, 5, 3.0, NERC_IGNORE_INDEX);
+}
+
+static void test_crossentropy(void) {
+    static const int32_t labels[4] = {1, NERC_IGNORE_INDEX, 4, 0};
+    float *dl = zeros(20), *g = zeros(20);
+    ce_ctx e = {randn(20, 2), dl, 0, labels};
+    ce_fwd(&e);
+    memcpy(g, dl, 20 * sizeof *g);
+    float one = 1.0f;
+    fd_check("cross-entropy d_logits", e.logits, g, 20, ce_fwd, &e, &one, &e.loss, 1);
+    for (int k = 0; k < 5; k++)
+        CHECK(g[5 + k] == 0.0f); /* ignored row */
+    free(e.logits), free(dl), free(g);
+}
+
+int main(void) {
+    rng_seed(&rng, 1234);
+    test_gemm();
+    test_linear();
+    test_layernorm();
+    test_gelu();
+    test_embedding();
+    test_attention();
+    test_dropout();
+    test_crossentropy();
+    return test_report("test_kernels");
+}
