@@ -34,6 +34,11 @@ const char *nerc_status_name(nerc_status s);
 
 /* Log hook: the library reports notices (e.g. "skipped 6 tensors of a
  * masked-LM head") through it. Default: print to stderr. NULL silences. */
+/* Threads used by every parallel kernel (default: OMP_NUM_THREADS or all
+ * cores). n <= 0 keeps the current setting. */
+void nerc_set_threads(int n);
+int nerc_get_threads(void);
+
 typedef void (*nerc_log_fn)(const char *msg, void *user);
 void nerc_set_log(nerc_log_fn fn, void *user);
 

@@ -5,6 +5,8 @@
 #ifndef NERC_CLI_H
 #define NERC_CLI_H
 
+int cmd_init(int argc, char **argv);
+int cmd_forward(int argc, char **argv);
 int cmd_score(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
 

@@ -12,6 +12,8 @@ typedef struct {
 } command;
 
 static const command commands[] = {
+    {"init", cmd_init, "write a randomly initialised model (HF directory) from a config.json"},
+    {"forward", cmd_forward, "run a stored batch; dump logits, loss and gradients (parity checks)"},
     {"tokenize", cmd_tokenize, "WordPiece-tokenize text exactly as Hugging Face does (JSONL out)"},
     {"score", cmd_score, "score predictions against gold tags (seqeval / conlleval)"},
 };
