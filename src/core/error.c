@@ -40,8 +40,13 @@ nerc_status nerc_error_prefix(nerc_status st, const char *fmt, ...) {
     va_start(ap, fmt);
     int n = vsnprintf(err_msg, sizeof err_msg, fmt, ap);
     va_end(ap);
-    if (n >= 0 && (size_t)n < sizeof err_msg)
-        snprintf(err_msg + n, sizeof err_msg - (size_t)n, ": %s", old);
+    /* append ": <old>", truncated to the buffer */
+    size_t at = n < 0 ? 0 : (size_t)n;
+    const char *src = ": ";
+    for (int part = 0; part < 2; part++, src = old)
+        for (; *src && at + 1 < sizeof err_msg; src++)
+            err_msg[at++] = *src;
+    err_msg[at < sizeof err_msg ? at : sizeof err_msg - 1] = '\0';
     return st;
 }
 
