@@ -1,10 +1,169 @@
-/* Placeholder until the tokenize command lands. */
+/* nerc tokenize: WordPiece-tokenize text lines (or JSONL "text" fields) and print one JSON object each. */
+#include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "cli/cli.h"
+#include "nerc/text.h"
+
+typedef struct {
+    const char *model_dir; /* --model DIR (required) */
+    const char *input;     /* FILE, or "-" for stdin */
+    int jsonl;             /* --jsonl: each input line is {"text": ...} */
+} tokenize_params;
+
+static tokenize_params tokenize_default_params(void) {
+    return (tokenize_params){NULL, "-", 0};
+}
+
+static void usage(FILE *out) {
+    tokenize_params d = tokenize_default_params();
+    fprintf(out,
+            "usage: nerc tokenize --model DIR [FILE|-] [--jsonl]\n\n"
+            "Tokenizes each input line exactly as Hugging Face's tokenizer(text) does and prints one JSON\n"
+            "object per line: input_ids, tokens, offsets (code points), byte_offsets, word_ids (null for\n"
+            "[CLS]/[SEP]).\n\n"
+            "options:\n"
+            "  --model DIR   HF model directory: tokenizer.json, else vocab.txt + tokenizer_config.json (required)\n"
+            "  FILE | -      input file, '-' = stdin (default: %s)\n"
+            "  --jsonl       each input line is a JSON object whose \"text\" field is tokenized (default: %s)\n"
+            "  -h, --help    print this help\n",
+            d.input, d.jsonl ? "on" : "off");
+}
+
+/* Returns 0 on success, 2 on a usage error, -1 when help was printed. */
+static int parse_args(int argc, char **argv, tokenize_params *p) {
+    int have_input = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            usage(stdout);
+            return -1;
+        } else if (!strcmp(a, "--model") && i + 1 < argc) {
+            p->model_dir = argv[++i];
+        } else if (!strcmp(a, "--jsonl")) {
+            p->jsonl = 1;
+        } else if ((a[0] != '-' || !strcmp(a, "-")) && !have_input) {
+            p->input = a;
+            have_input = 1;
+        } else {
+            fprintf(stderr, "nerc tokenize: unexpected argument '%s'\n", a);
+            return 2;
+        }
+    }
+    if (!p->model_dir) {
+        fprintf(stderr, "nerc tokenize: --model DIR is required\n");
+        return 2;
+    }
+    return 0;
+}
+
+static json_t *int_pairs(const int32_t *v, int32_t n) {
+    json_t *arr = json_array();
+    for (int32_t i = 0; i < n; i++) {
+        json_t *pair = json_array();
+        json_array_append_new(pair, json_integer(v[2 * i]));
+        json_array_append_new(pair, json_integer(v[2 * i + 1]));
+        json_array_append_new(arr, pair);
+    }
+    return arr;
+}
+
+static json_t *encoding_to_json(const nerc_tokenizer *tok, const nerc_encoding *e) {
+    json_t *obj = json_object(), *ids = json_array(), *tokens = json_array(), *words = json_array();
+    for (int32_t i = 0; i < e->n; i++) {
+        json_array_append_new(ids, json_integer(e->ids[i]));
+        json_array_append_new(tokens, json_string(nerc_tokenizer_id_to_token(tok, e->ids[i])));
+        json_array_append_new(words, e->word_ids[i] < 0 ? json_null() : json_integer(e->word_ids[i]));
+    }
+    json_object_set_new(obj, "input_ids", ids);
+    json_object_set_new(obj, "tokens", tokens);
+    json_object_set_new(obj, "offsets", int_pairs(e->offsets, e->n));
+    json_object_set_new(obj, "byte_offsets", int_pairs(e->byte_offsets, e->n));
+    json_object_set_new(obj, "word_ids", words);
+    return obj;
+}
+
+/* The text of one input line: the line itself, or its "text" field with --jsonl. */
+static int line_text(const tokenize_params *p, char *line, size_t len, json_t **doc, const char **text,
+                     size_t *text_len) {
+    *doc = NULL;
+    if (!p->jsonl) {
+        *text = line;
+        *text_len = len;
+        return 0;
+    }
+    json_error_t err;
+    *doc = json_loadb(line, len, JSON_ALLOW_NUL, &err);
+    const json_t *t = json_object_get(*doc, "text");
+    if (!json_is_string(t)) {
+        fprintf(stderr, "nerc tokenize: %s:%d: expected a JSON object with a string \"text\" (%s)\n",
+                p->input, err.line, *doc ? "no text field" : err.text);
+        return 1;
+    }
+    *text = json_string_value(t);
+    *text_len = json_string_length(t);
+    return 0;
+}
+
+static int tokenize_line(const tokenize_params *p, const nerc_tokenizer *tok, char *line, size_t len,
+                         long lineno) {
+    json_t *doc;
+    const char *text;
+    size_t text_len;
+    if (line_text(p, line, len, &doc, &text, &text_len))
+        return 1;
+    nerc_encoding e;
+    if (nerc_tokenizer_encode(tok, text, text_len, &e) != NERC_OK) {
+        fprintf(stderr, "nerc tokenize: %s:%ld: %s\n", p->input, lineno, nerc_last_error());
+        json_decref(doc);
+        return 1;
+    }
+    json_t *out = encoding_to_json(tok, &e);
+    json_dumpf(out, stdout, JSON_COMPACT);
+    fputc('\n', stdout);
+    json_decref(out);
+    json_decref(doc);
+    nerc_encoding_free(&e);
+    return 0;
+}
+
+static int tokenize_stream(const tokenize_params *p, const nerc_tokenizer *tok, FILE *in) {
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t got;
+    long lineno = 0;
+    int rc = 0;
+    while (rc == 0 && (got = getline(&line, &cap, in)) >= 0) {
+        size_t len = (size_t)got;
+        if (len > 0 && line[len - 1] == '\n')
+            len--;
+        rc = tokenize_line(p, tok, line, len, ++lineno);
+    }
+    free(line);
+    return rc;
+}
 
 int cmd_tokenize(int argc, char **argv) {
-    (void)argc;
-    (void)argv;
-    fprintf(stderr, "nerc tokenize: not built yet\n");
-    return 2;
+    tokenize_params p = tokenize_default_params();
+    int rc = parse_args(argc, argv, &p);
+    if (rc)
+        return rc < 0 ? 0 : rc;
+    nerc_tokenizer *tok = NULL;
+    if (nerc_tokenizer_load(&tok, p.model_dir) != NERC_OK) {
+        fprintf(stderr, "nerc tokenize: %s\n", nerc_last_error());
+        return 1;
+    }
+    FILE *in = strcmp(p.input, "-") ? fopen(p.input, "rb") : stdin;
+    if (!in) {
+        fprintf(stderr, "nerc tokenize: cannot open %s\n", p.input);
+        nerc_tokenizer_free(tok);
+        return 1;
+    }
+    rc = tokenize_stream(&p, tok, in);
+    if (in != stdin)
+        fclose(in);
+    nerc_tokenizer_free(tok);
+    return rc;
 }
