@@ -8,5 +8,6 @@
 #include "nerc/text.h"
 #include "nerc/data.h"
 #include "nerc/metrics.h"
+#include "nerc/train.h"
 
 #endif

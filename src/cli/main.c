@@ -14,6 +14,8 @@ typedef struct {
 static const command commands[] = {
     {"init", cmd_init, "write a randomly initialised model (HF directory) from a config.json"},
     {"forward", cmd_forward, "run a stored batch; dump logits, loss and gradients (parity checks)"},
+    {"train", cmd_train, "fine-tune on CoNLL/JSONL data (Hugging Face Trainer semantics)"},
+    {"eval", cmd_eval, "evaluate a model on labelled data (seqeval / conlleval reports)"},
     {"tokenize", cmd_tokenize, "WordPiece-tokenize text exactly as Hugging Face does (JSONL out)"},
     {"score", cmd_score, "score predictions against gold tags (seqeval / conlleval)"},
 };

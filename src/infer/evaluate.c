@@ -1,0 +1,235 @@
+/* Evaluation of a model on an encoded, labelled dataset: batched forward
+ * passes (longest first, dropout off), argmax per row, word-level and
+ * sub-token-level seqeval reports, and the mean loss. */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/error.h"
+#include "infer/infer.h"
+#include "model/distilbert.h"
+#include "nerc/train.h"
+
+nerc_eval_params nerc_eval_default_params(void) {
+    return (nerc_eval_params){.batch_size = 16, .mode = NERC_EVAL_DEFAULT, .scheme = NERC_SCHEME_IOB2,
+                              .subtoken_level = 0};
+}
+
+void nerc_eval_result_free(nerc_eval_result *r) {
+    nerc_report_free(&r->word);
+    if (r->has_subtoken)
+        nerc_report_free(&r->subtoken);
+    free(r->word_pred);
+    memset(r, 0, sizeof *r);
+}
+
+static int is_jsonl(const char *path) {
+    const char *dot = strrchr(path, '.');
+    return dot && (!strcmp(dot, ".jsonl") || !strcmp(dot, ".json"));
+}
+
+nerc_status read_dataset(nerc_dataset **out, const char *path, const nerc_label_set *labels) {
+    if (is_jsonl(path)) {
+        nerc_jsonl_params jp = nerc_jsonl_default_params();
+        return nerc_dataset_read_jsonl(out, path, labels, &jp);
+    }
+    return nerc_dataset_read_conll(out, path, labels);
+}
+
+nerc_encode_params encode_params_for(const nerc_model *m, int32_t max_length, int32_t stride, nerc_label_mode mode) {
+    nerc_encode_params ep = nerc_encode_default_params();
+    ep.max_len = max_length < m->cfg.max_positions ? max_length : m->cfg.max_positions;
+    int32_t max_stride = (ep.max_len - 2) / 2; /* windows must advance */
+    ep.stride = stride < max_stride ? stride : max_stride;
+    ep.label_mode = mode;
+    return ep;
+}
+
+nerc_status batch_capacity(const nerc_encoded *enc, int32_t batch_size, int64_t *rows, int64_t *att) {
+    nerc_batcher *b = NULL;
+    NERC_TRY(nerc_batcher_init(&b, enc, batch_size));
+    int64_t r = nerc_batcher_max_rows(b), a = nerc_batcher_max_sq(b);
+    nerc_batcher_free(b);
+    *rows = r > *rows ? r : *rows;
+    *att = a > *att ? a : *att;
+    return NERC_OK;
+}
+
+nerc_status nerc_eval_state_init(nerc_state **out, const nerc_model *m, const nerc_encoded *enc, int32_t batch_size) {
+    int64_t rows = 1, att = 1;
+    NERC_TRY(batch_capacity(enc, batch_size, &rows, &att));
+    return nerc_state_init(out, m, batch_size, rows, att, 0);
+}
+
+void argmax_rows(int32_t *pred, const float *logits, int64_t n, int64_t k) {
+    for (int64_t i = 0; i < n; i++) {
+        const float *l = logits + i * k;
+        int32_t best = 0;
+        for (int64_t j = 1; j < k; j++)
+            if (l[j] > l[best])
+                best = (int32_t)j;
+        pred[i] = best;
+    }
+}
+
+/* Runs every batch; fills word predictions and row predictions (dataset rows). */
+static nerc_status predict_all(const nerc_model *m, nerc_state *s, const nerc_dataset *ds, const nerc_encoded *enc,
+                               int32_t batch_size, int32_t *word_pred, int32_t *row_pred, double *mean_loss) {
+    nerc_batcher *bt = NULL;
+    NERC_TRY(nerc_batcher_init(&bt, enc, batch_size));
+    nerc_batcher_sort_by_length(bt);
+    int32_t *batch_pred = malloc((size_t)s->max_rows * sizeof *batch_pred);
+    nerc_status st = batch_pred ? NERC_OK : nerc_errorf(NERC_ERR_NOMEM, "out of memory");
+    double loss_sum = 0.0;
+    int64_t counted = 0;
+    for (int32_t i = 0; st == NERC_OK && i < nerc_batcher_n_batches(bt); i++) {
+        nerc_data_batch db;
+        st = nerc_batcher_get(bt, i, &db);
+        if (st == NERC_OK)
+            st = nerc_forward(s, &db.batch, 0, 0);
+        if (st != NERC_OK)
+            break;
+        argmax_rows(batch_pred, nerc_state_logits(s), db.batch.n_tokens, m->cfg.n_labels);
+        nerc_batch_scatter_predictions(word_pred, &db, batch_pred, ds);
+        int64_t n_lab = 0;
+        for (int32_t r = 0; r < db.batch.n_tokens; r++)
+            n_lab += db.batch.labels[r] != NERC_IGNORE_INDEX;
+        double loss = 0.0;
+        if (n_lab > 0 && (st = nerc_loss(s, &db.batch, 0.0, &loss)) == NERC_OK) {
+            loss_sum += loss * (double)n_lab;
+            counted += n_lab;
+        }
+        for (int32_t b = 0; b < db.batch.n_seqs; b++) {
+            int32_t seq = db.seq_index[b], r0 = db.batch.seq_offsets[b], len = db.batch.seq_offsets[b + 1] - r0;
+            memcpy(row_pred + enc->seq_offsets[seq], batch_pred + r0, (size_t)len * sizeof *row_pred);
+        }
+    }
+    *mean_loss = counted ? loss_sum / (double)counted : 0.0;
+    free(batch_pred);
+    nerc_batcher_free(bt);
+    return st;
+}
+
+static nerc_status score_words(const nerc_model *m, const nerc_dataset *ds, const int32_t *word_pred,
+                               const nerc_eval_params *p, nerc_report *rep) {
+    nerc_scorer *sc = NULL;
+    NERC_TRY(nerc_scorer_init(&sc));
+    const char **gold = NULL, **pred = NULL;
+    int32_t longest = 1;
+    for (int32_t s = 0; s < ds->n_sents; s++)
+        if (ds->sent_offsets[s + 1] - ds->sent_offsets[s] > longest)
+            longest = ds->sent_offsets[s + 1] - ds->sent_offsets[s];
+    gold = malloc((size_t)longest * sizeof *gold);
+    pred = malloc((size_t)longest * sizeof *pred);
+    nerc_status st = gold && pred ? NERC_OK : nerc_errorf(NERC_ERR_NOMEM, "out of memory");
+    for (int32_t s = 0; st == NERC_OK && s < ds->n_sents; s++) {
+        int32_t w0 = ds->sent_offsets[s], n = ds->sent_offsets[s + 1] - w0;
+        for (int32_t i = 0; i < n; i++) {
+            gold[i] = ds->labels.names[ds->tags[w0 + i]];
+            pred[i] = nerc_model_label(m, word_pred[w0 + i]);
+        }
+        st = nerc_scorer_add_sentence(sc, gold, pred, n);
+    }
+    if (st == NERC_OK)
+        st = nerc_scorer_report(sc, p->mode, p->scheme, rep);
+    free(gold);
+    free(pred);
+    nerc_scorer_free(sc);
+    return st;
+}
+
+/* HF compute_metrics on sub-tokens: per sequence, every row whose label is not -100. */
+static nerc_status score_subtokens(const nerc_model *m, const nerc_encoded *enc, const int32_t *row_pred,
+                                   const nerc_eval_params *p, nerc_report *rep) {
+    nerc_scorer *sc = NULL;
+    NERC_TRY(nerc_scorer_init(&sc));
+    const char **gold = malloc((size_t)(enc->max_seq_len + 1) * sizeof *gold);
+    const char **pred = malloc((size_t)(enc->max_seq_len + 1) * sizeof *pred);
+    nerc_status st = gold && pred ? NERC_OK : nerc_errorf(NERC_ERR_NOMEM, "out of memory");
+    for (int32_t q = 0; st == NERC_OK && q < enc->n_seqs; q++) {
+        int n = 0;
+        for (int32_t r = enc->seq_offsets[q]; r < enc->seq_offsets[q + 1]; r++)
+            if (enc->labels[r] != NERC_IGNORE_INDEX) {
+                gold[n] = nerc_model_label(m, enc->labels[r]);
+                pred[n++] = nerc_model_label(m, row_pred[r]);
+            }
+        st = nerc_scorer_add_sentence(sc, gold, pred, n);
+    }
+    if (st == NERC_OK)
+        st = nerc_scorer_report(sc, p->mode, p->scheme, rep);
+    free(gold);
+    free(pred);
+    nerc_scorer_free(sc);
+    return st;
+}
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+nerc_status nerc_evaluate(const nerc_model *m, nerc_state *state, const nerc_dataset *ds, const nerc_encoded *enc,
+                          const nerc_eval_params *p, nerc_eval_result *out) {
+    memset(out, 0, sizeof *out);
+    if (ds->labels.n != m->cfg.n_labels)
+        return nerc_errorf(NERC_ERR_ARG, "dataset has %d labels, the model %d", ds->labels.n, m->cfg.n_labels);
+    double t0 = now_s();
+    out->word_pred = calloc((size_t)(ds->n_words ? ds->n_words : 1), sizeof *out->word_pred);
+    int32_t *row_pred = calloc((size_t)(enc->n_tokens ? enc->n_tokens : 1), sizeof *row_pred);
+    nerc_status st = out->word_pred && row_pred ? NERC_OK : nerc_errorf(NERC_ERR_NOMEM, "out of memory");
+    int32_t o_id = nerc_labels_find(&ds->labels, "O", 1);
+    for (int32_t w = 0; st == NERC_OK && w < ds->n_words; w++)
+        out->word_pred[w] = o_id >= 0 ? o_id : 0;
+    if (st == NERC_OK)
+        st = predict_all(m, state, ds, enc, p->batch_size, out->word_pred, row_pred, &out->loss);
+    if (st == NERC_OK)
+        st = score_words(m, ds, out->word_pred, p, &out->word);
+    if (st == NERC_OK && p->subtoken_level) {
+        st = score_subtokens(m, enc, row_pred, p, &out->subtoken);
+        out->has_subtoken = st == NERC_OK;
+    }
+    free(row_pred);
+    out->seconds = now_s() - t0;
+    if (st != NERC_OK)
+        nerc_eval_result_free(out);
+    return st;
+}
+
+nerc_eval_file_params nerc_eval_file_default_params(void) {
+    nerc_encode_params ep = nerc_encode_default_params();
+    return (nerc_eval_file_params){nerc_eval_default_params(), ep.max_len, ep.stride, NERC_LABEL_FIRST_PIECE};
+}
+
+nerc_status nerc_evaluate_file(const nerc_model *m, const char *path, const nerc_eval_file_params *p,
+                               nerc_eval_result *out, nerc_dataset **ds_out) {
+    *ds_out = NULL;
+    memset(out, 0, sizeof *out);
+    nerc_label_set labels = {0};
+    nerc_tokenizer *tok = NULL;
+    nerc_encoded *enc = NULL;
+    nerc_state *s = NULL;
+    const char *tokdir = nerc_model_tokenizer_dir(m);
+    nerc_status st = nerc_labels_init(&labels, (const char *const *)m->cfg.labels, m->cfg.n_labels);
+    if (st == NERC_OK)
+        st = read_dataset(ds_out, path, &labels);
+    if (st == NERC_OK)
+        st = tokdir ? nerc_tokenizer_load(&tok, tokdir) : nerc_errorf(NERC_ERR_ARG, "the model has no tokenizer files");
+    if (st == NERC_OK) {
+        nerc_encode_params ep = encode_params_for(m, p->max_length, p->stride, p->label_mode);
+        st = nerc_encode_dataset(&enc, *ds_out, tok, &ep);
+    }
+    if (st == NERC_OK)
+        st = nerc_eval_state_init(&s, m, enc, p->eval.batch_size);
+    if (st == NERC_OK)
+        st = nerc_evaluate(m, s, *ds_out, enc, &p->eval, out);
+    nerc_state_free(s);
+    nerc_encoded_free(enc);
+    nerc_tokenizer_free(tok);
+    nerc_labels_free(&labels);
+    if (st != NERC_OK) {
+        nerc_dataset_free(*ds_out);
+        *ds_out = NULL;
+    }
+    return st;
+}
