@@ -28,20 +28,22 @@ void adamw_free(adamw_state *a) {
 }
 
 /* The float32 arithmetic of torch's single-tensor AdamW for one tensor. */
-static void adamw_tensor(float *p, float *m, float *v, const float *g, int64_t n, float decay_factor, float b1, float b2,
-                         float step_size, float bc2_sqrt, float eps) {
+static void adamw_tensor(float *p, float *m, float *v, const float *grad, float gs, int64_t n, float decay_factor,
+                         float b1, float b2, float step_size, float bc2_sqrt, float eps) {
     float one_minus_b1 = 1.0f - b1, one_minus_b2 = 1.0f - b2;
 #pragma omp parallel for schedule(static)
     for (int64_t i = 0; i < n; i++) {
+        float g = grad[i] * gs;
         p[i] *= decay_factor;
-        m[i] = m[i] * b1 + g[i] * one_minus_b1;
-        v[i] = v[i] * b2 + g[i] * g[i] * one_minus_b2;
+        m[i] = m[i] * b1 + g * one_minus_b1;
+        v[i] = v[i] * b2 + g * g * one_minus_b2;
         float denom = sqrtf(v[i]) / bc2_sqrt + eps;
         p[i] += -step_size * (m[i] / denom);
     }
 }
 
-void adamw_step(adamw_state *a, struct nerc_model *m, const float *grads, double lr, const adamw_hparams *hp) {
+void adamw_step(adamw_state *a, struct nerc_model *m, const float *grads, float grad_scale, double lr,
+                const adamw_hparams *hp) {
     a->step++;
     double bc1 = 1.0 - pow((double)hp->beta1, (double)a->step);
     double bc2 = 1.0 - pow((double)hp->beta2, (double)a->step);
@@ -52,7 +54,7 @@ void adamw_step(adamw_state *a, struct nerc_model *m, const float *grads, double
             continue;
         float wd = t->no_decay ? 0.0f : hp->weight_decay;
         float decay_factor = (float)(1.0 - lr * (double)wd);
-        adamw_tensor(m->params_mem + t->offset, a->m + t->offset, a->v + t->offset, grads + t->offset, t->numel,
+        adamw_tensor(m->params_mem + t->offset, a->m + t->offset, a->v + t->offset, grads + t->offset, grad_scale, t->numel,
                      decay_factor, hp->beta1, hp->beta2, step_size, bc2_sqrt, hp->eps);
     }
 }
@@ -77,14 +79,12 @@ double grad_global_norm(const float *grads, int64_t n) {
     return sqrt(s);
 }
 
-double grad_clip(float *grads, int64_t n, double max_norm) {
-    double norm = grad_global_norm(grads, n);
-    double coef = max_norm / (norm + 1e-6);
-    float c = (float)(coef < 1.0 ? coef : 1.0);
-#pragma omp parallel for schedule(static)
-    for (int64_t i = 0; i < n; i++)
-        grads[i] *= c;
-    return norm;
+float grad_clip_factor(const float *grads, int64_t n, double max_norm, double *norm) {
+    *norm = grad_global_norm(grads, n);
+    if (max_norm <= 0.0)
+        return 1.0f;
+    double coef = max_norm / (*norm + 1e-6);
+    return (float)(coef < 1.0 ? coef : 1.0);
 }
 
 double lr_linear(double base_lr, int64_t step, int64_t warmup_steps, int64_t total_steps) {

@@ -27,12 +27,15 @@ void adamw_free(adamw_state *a);
  *   p *= 1 - lr*wd  (wd = 0 for biases and LayerNorm weights)
  *   m = b1 m + (1-b1) g;  v = b2 v + (1-b2) g^2
  *   p -= lr/(1-b1^t) * m / (sqrt(v)/sqrt(1-b2^t) + eps) */
-void adamw_step(adamw_state *a, struct nerc_model *m, const float *grads, double lr, const adamw_hparams *hp);
+void adamw_step(adamw_state *a, struct nerc_model *m, const float *grads, float grad_scale, double lr,
+                const adamw_hparams *hp);
 
 /* sqrt(sum g^2) over all gradients (accumulated in double). */
 double grad_global_norm(const float *grads, int64_t n);
-/* clip_grad_norm_: g *= min(1, max_norm / (norm + 1e-6)); returns the norm before clipping. */
-double grad_clip(float *grads, int64_t n, double max_norm);
+/* clip_grad_norm_'s factor min(1, max_norm / (norm + 1e-6)); *norm = the norm
+ * before clipping. adamw_step applies it (g * factor, as torch does in place),
+ * which saves a pass over the gradients. max_norm <= 0: factor 1. */
+float grad_clip_factor(const float *grads, int64_t n, double max_norm, double *norm);
 
 /* HF get_linear_schedule_with_warmup: lr at optimizer step `step` (0-based). */
 double lr_linear(double base_lr, int64_t step, int64_t warmup_steps, int64_t total_steps);

@@ -206,12 +206,12 @@ static nerc_status train_step(trainer *t, double *loss_out, double *norm_out, in
     }
     if (!isfinite(loss_sum))
         return numeric_error(t, "the training loss", loss_sum);
-    double norm = t->p->max_grad_norm > 0.0 ? grad_clip(t->s->grad_mem, t->m->n_params, t->p->max_grad_norm)
-                                            : grad_global_norm(t->s->grad_mem, t->m->n_params);
+    double norm;
+    float clip = grad_clip_factor(t->s->grad_mem, t->m->n_params, t->p->max_grad_norm, &norm);
     if (!isfinite(norm))
         return numeric_error(t, "the gradient norm", norm);
     double lr = lr_linear(t->p->lr, t->step, t->warmup_steps, t->total_steps);
-    adamw_step(&t->opt, t->m, t->s->grad_mem, lr, &t->hp);
+    adamw_step(&t->opt, t->m, t->s->grad_mem, clip, lr, &t->hp);
     t->batch_in_epoch += n_micro;
     t->step++;
     *loss_out = loss_sum;

@@ -1,0 +1,157 @@
+/* Benchmark (not a test): the real DistilBERT size (random init from
+ * ../shared/models/distilbert-base-uncased/config.json) on CoNLL-2003 train
+ * batches of 16 sentences: forward, forward+backward and a full training step
+ * (with clipping and AdamW) per batch, real tokens/s, GFLOP/s, peak RSS, the
+ * extrapolated time of 3 epochs, and dev inference sentences/s.
+ *   usage: bench_model [STEPS=20] [THREADS=0] */
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include "model/distilbert.h"
+#include "nerc.h"
+#include "train/optim.h"
+
+#define SHARED "../shared"
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static double peak_rss_mb(void) {
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_maxrss / 1024.0;
+}
+
+/* Forward FLOPs of a batch: linear layers 2*N*(4C^2 + 2CF) per layer,
+ * attention 4*T^2*C per sequence per layer, classifier 2*N*C*K. */
+static double forward_flops(const nerc_model *m, const nerc_batch *b) {
+    const distilbert_config *c = &m->cfg;
+    double C = c->dim, F = c->hidden_dim, N = b->n_tokens, att = 0;
+    for (int32_t i = 0; i < b->n_seqs; i++) {
+        double T = b->seq_offsets[i + 1] - b->seq_offsets[i];
+        att += 4.0 * T * T * C;
+    }
+    return c->n_layers * (2.0 * N * (4 * C * C + 2 * C * F) + att) + 2.0 * N * C * c->n_labels;
+}
+
+static nerc_encoded *encode_split(const char *path, const nerc_label_set *labels, const nerc_tokenizer *tok,
+                                  nerc_dataset **ds) {
+    nerc_encoded *enc = NULL;
+    nerc_encode_params ep = nerc_encode_default_params();
+    if (nerc_dataset_read_conll(ds, path, labels) != NERC_OK || nerc_encode_dataset(&enc, *ds, tok, &ep) != NERC_OK) {
+        fprintf(stderr, "bench: %s\n", nerc_last_error());
+        exit(1);
+    }
+    return enc;
+}
+
+typedef struct {
+    double fwd_s, fwdbwd_s, step_s, flops, tokens;
+    int n;
+} timing;
+
+static void time_training(nerc_model *m, nerc_state *s, nerc_batcher *bt, int steps, timing *t) {
+    adamw_state opt;
+    adamw_hparams hp = adamw_defaults();
+    if (adamw_init(&opt, m->n_params) != NERC_OK)
+        exit(1);
+    for (int i = -2; i < steps; i++) { /* two warm-up batches */
+        nerc_data_batch db;
+        double loss;
+        nerc_batcher_get(bt, i + 2, &db);
+        double t0 = now_s();
+        nerc_forward(s, &db.batch, 1, (uint64_t)i);
+        double t1 = now_s();
+        nerc_state_zero_grad(s);
+        nerc_loss(s, &db.batch, 0.0, &loss);
+        nerc_backward(s, &db.batch);
+        double t2 = now_s();
+        double norm;
+        float clip = grad_clip_factor(s->grad_mem, m->n_params, 1.0, &norm);
+        adamw_step(&opt, m, s->grad_mem, clip, 2e-5, &hp);
+        double t3 = now_s();
+        if (i < 0)
+            continue;
+        t->fwd_s += t1 - t0;
+        t->fwdbwd_s += t2 - t0;
+        t->step_s += t3 - t0;
+        t->flops += forward_flops(m, &db.batch);
+        t->tokens += db.batch.n_tokens;
+        t->n++;
+    }
+    adamw_free(&opt);
+}
+
+static double time_inference(nerc_model *m, const nerc_dataset *dev, const nerc_encoded *enc) {
+    nerc_state *s = NULL;
+    if (nerc_eval_state_init(&s, m, enc, 64) != NERC_OK)
+        exit(1);
+    nerc_eval_params ep = nerc_eval_default_params();
+    ep.batch_size = 64;
+    nerc_eval_result r;
+    double t0 = now_s();
+    if (nerc_evaluate(m, s, dev, enc, &ep, &r) != NERC_OK) {
+        fprintf(stderr, "bench: %s\n", nerc_last_error());
+        exit(1);
+    }
+    double dt = now_s() - t0;
+    nerc_eval_result_free(&r);
+    nerc_state_free(s);
+    return dt;
+}
+
+int main(int argc, char **argv) {
+    int steps = argc > 1 ? atoi(argv[1]) : 20;
+    nerc_set_threads(argc > 2 ? atoi(argv[2]) : 0);
+    nerc_model *m = NULL;
+    nerc_tokenizer *tok = NULL;
+    nerc_label_set labels;
+    nerc_labels_init(&labels, nerc_conll2003_labels, 9);
+    if (nerc_model_init(&m, SHARED "/models/distilbert-base-uncased/config.json", nerc_conll2003_labels, 9, 42) ||
+        nerc_tokenizer_load(&tok, SHARED "/models/distilbert-base-uncased")) {
+        fprintf(stderr, "bench: %s\n", nerc_last_error());
+        return 1;
+    }
+    nerc_dataset *train = NULL, *dev = NULL;
+    nerc_encoded *enc = encode_split(SHARED "/data/conll2003/train.txt", &labels, tok, &train);
+    nerc_encoded *enc_dev = encode_split(SHARED "/data/conll2003/dev.txt", &labels, tok, &dev);
+    nerc_batcher *bt = NULL;
+    nerc_state *s = NULL;
+    nerc_batcher_init(&bt, enc, 16);
+    nerc_batcher_shuffle(bt, 42, 0);
+    if (nerc_state_init(&s, m, 16, nerc_batcher_max_rows(bt), nerc_batcher_max_sq(bt), 1) != NERC_OK) {
+        fprintf(stderr, "bench: %s\n", nerc_last_error());
+        return 1;
+    }
+    timing t = {0};
+    time_training(m, s, bt, steps, &t);
+    double rss_train = peak_rss_mb();
+    double inf_s = time_inference(m, dev, enc_dev);
+    int64_t steps_3ep = 3LL * nerc_batcher_n_batches(bt);
+    printf("nerc bench_model: DistilBERT-base size (%lld params), %d threads, %d random CoNLL train batches of 16\n",
+           (long long)m->n_params, nerc_get_threads(), t.n);
+    printf("  real tokens per batch (avg)     %.0f\n", t.tokens / t.n);
+    printf("  forward                         %.1f ms/batch  %.0f GFLOP/s\n", 1e3 * t.fwd_s / t.n, t.flops / t.fwd_s / 1e9);
+    printf("  forward+backward                %.1f ms/batch  %.0f GFLOP/s\n", 1e3 * t.fwdbwd_s / t.n,
+           3 * t.flops / t.fwdbwd_s / 1e9);
+    printf("  training step (+clip, AdamW)    %.3f s/step  %.0f real tokens/s\n", t.step_s / t.n, t.tokens / t.step_s);
+    printf("  3 epochs (%lld steps) extrapolated  %.1f min\n", (long long)steps_3ep, steps_3ep * t.step_s / t.n / 60);
+    printf("  peak RSS during training        %.0f MB\n", rss_train);
+    printf("  dev inference (batch 64, sorted) %.1f sentences/s (%d sentences in %.1f s)\n", dev->n_sents / inf_s,
+           dev->n_sents, inf_s);
+    nerc_state_free(s);
+    nerc_batcher_free(bt);
+    nerc_encoded_free(enc);
+    nerc_encoded_free(enc_dev);
+    nerc_dataset_free(train);
+    nerc_dataset_free(dev);
+    nerc_labels_free(&labels);
+    nerc_tokenizer_free(tok);
+    nerc_model_free(m);
+    return 0;
+}
