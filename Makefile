@@ -53,11 +53,12 @@ $(BUILD)/bench/%: bench/%.c $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(LIB) $(LDFLAGS) $(LDLIBS)
 
-# The README's test command: release tests, the same tests under ASan+UBSan,
-# and every fuzz target in smoke mode. Prints "N passed, N failed" last.
+# The README's test command: release tests (gcc), the same tests under
+# ASan+UBSan built with clang (so both compilers build -Werror clean), and
+# every fuzz target in smoke mode. Prints "N passed, N failed" last.
 test:
 	@$(MAKE) --no-print-directory all
-	@$(MAKE) --no-print-directory BUILD=build-san OPT="-O1" \
+	@$(MAKE) --no-print-directory CC=clang BUILD=build-san OPT="-O1" \
 	    SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" all
 	@$(MAKE) --no-print-directory fuzz
 	@tests/run.sh build build-san build-fuzz
@@ -66,7 +67,7 @@ test-release: all
 	@tests/run.sh build
 
 sanitize:
-	@$(MAKE) --no-print-directory BUILD=build-san OPT="-O1" \
+	@$(MAKE) --no-print-directory CC=clang BUILD=build-san OPT="-O1" \
 	    SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" all
 
 test-sanitize: sanitize

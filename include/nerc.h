@@ -9,5 +9,6 @@
 #include "nerc/data.h"
 #include "nerc/metrics.h"
 #include "nerc/train.h"
+#include "nerc/predict.h"
 
 #endif

@@ -10,6 +10,7 @@ int cmd_forward(int argc, char **argv);
 int cmd_score(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
+int cmd_predict(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
 
 #endif

@@ -16,6 +16,7 @@ static const command commands[] = {
     {"forward", cmd_forward, "run a stored batch; dump logits, loss and gradients (parity checks)"},
     {"train", cmd_train, "fine-tune on CoNLL/JSONL data (Hugging Face Trainer semantics)"},
     {"eval", cmd_eval, "evaluate a model on labelled data (seqeval / conlleval reports)"},
+    {"predict", cmd_predict, "predict entities in raw text, CoNLL or JSONL (HF pipeline aggregation)"},
     {"tokenize", cmd_tokenize, "WordPiece-tokenize text exactly as Hugging Face does (JSONL out)"},
     {"score", cmd_score, "score predictions against gold tags (seqeval / conlleval)"},
 };
