@@ -208,6 +208,23 @@ static void test_grad_accum(void) {
     free(pa), free(pb), free(a), free(b), free(d16), free(d8x2);
 }
 
+/* A diverging run stops with a numeric error naming the last good checkpoint. */
+static void test_nan_stops(void) {
+    char *out = out_dir("nan");
+    watch w = {0};
+    nerc_train_params p = base_params(out);
+    p.lr = 1e12;
+    p.max_steps = 40;
+    p.eval_every = 1;
+    p.user = &w;
+    nerc_train_result res;
+    nerc_status st = nerc_train(&p, &res);
+    CHECK_MSG(st == NERC_ERR_NUMERIC, "lr 1e12: status %d (%s)", st, nerc_last_error());
+    CHECK_MSG(strstr(nerc_last_error(), "last good checkpoint") != NULL, "%s", nerc_last_error());
+    printf("  lr 1e12: %s\n", nerc_last_error());
+    free(out);
+}
+
 int main(void) {
     snprintf(tmp, sizeof tmp, "/tmp/nerc_test_train_XXXXXX");
     if (!mkdtemp(tmp))
@@ -220,6 +237,7 @@ int main(void) {
     test_learns();
     test_resume_and_determinism();
     test_grad_accum();
+    test_nan_stops();
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmp);
     if (system(cmd) != 0)

@@ -1,0 +1,121 @@
+/* The nerc command line on hostile or wrong input: every case exits with a
+ * non-zero status (never a crash) and prints a one-line message that names
+ * the file at fault; --help of every command exits 0 and shows defaults. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "core/fs.h"
+#include "test.h"
+
+static char nerc[512], tmp[64];
+
+/* Runs `args` through nerc; returns the exit status (-1 on a signal), the
+ * output (stdout + stderr) in out. */
+static int run(const char *args, char *out, size_t cap) {
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "%s %s 2>&1", nerc, args);
+    FILE *p = popen(cmd, "r");
+    if (!p)
+        return -1;
+    size_t n = fread(out, 1, cap - 1, p);
+    out[n] = '\0';
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static void write_file(const char *name, const char *data, size_t len) {
+    char *p = fs_join(tmp, name);
+    CHECK_OK(fs_write_file_atomic(p, data, len));
+    free(p);
+}
+
+/* `args` must fail with status `want` and one line that contains `needle`. */
+static void expect_error(const char *args, int want, const char *needle) {
+    char out[8192];
+    int rc = run(args, out, sizeof out);
+    int lines = 0;
+    for (const char *c = out; *c; c++)
+        lines += *c == '\n';
+    CHECK_MSG(rc == want, "nerc %s: exit %d, expected %d; output: %s", args, rc, want, out);
+    CHECK_MSG(strstr(out, needle) != NULL, "nerc %s: output lacks '%s': %s", args, needle, out);
+    CHECK_MSG(lines == 1, "nerc %s: %d lines of error output: %s", args, lines, out);
+}
+
+static void make_bad_model(const char *name, const char *config, const void *st, size_t st_len) {
+    char *dir = fs_join(tmp, name), *c = fs_join(dir, "config.json"), *m = fs_join(dir, "model.safetensors");
+    CHECK_OK(fs_mkdirs(dir));
+    CHECK_OK(fs_write_file_atomic(c, config, strlen(config)));
+    CHECK_OK(fs_write_file_atomic(m, st, st_len));
+    free(dir), free(c), free(m);
+}
+
+int main(int argc, char **argv) {
+    (void)argc;
+    /* build/tests/test_cli -> build/nerc */
+    snprintf(nerc, sizeof nerc, "%s", argv[0]);
+    char *slash = strrchr(nerc, '/');
+    if (slash)
+        *slash = '\0';
+    slash = strrchr(nerc, '/');
+    snprintf(slash ? slash + 1 : nerc, sizeof nerc - (size_t)(slash ? slash + 1 - nerc : 0), "nerc");
+    snprintf(tmp, sizeof tmp, "/tmp/nerc_test_cli_XXXXXX");
+    if (!mkdtemp(tmp))
+        return 1;
+    const char *cfg = "{\"dim\": 8, \"n_layers\": 1, \"n_heads\": 2, \"hidden_dim\": 16, \"vocab_size\": 10, "
+                      "\"max_position_embeddings\": 8, \"id2label\": {\"0\": \"O\", \"1\": \"B-X\"}}";
+    char args[1024];
+
+    make_bad_model("truncated", cfg, "\x05\x00\x00", 3);
+    snprintf(args, sizeof args, "eval --model %s/truncated --data x.txt", tmp);
+    expect_error(args, 1, "truncated/model.safetensors: truncated");
+
+    make_bad_model("biglen", cfg, "\xff\xff\x00\x00\x00\x00\x00\x00{}", 10);
+    snprintf(args, sizeof args, "eval --model %s/biglen --data x.txt", tmp);
+    expect_error(args, 1, "larger than the file");
+
+    const char st_bad_dtype[] = "\x3c\x00\x00\x00\x00\x00\x00\x00"
+                                "{\"x\": {\"dtype\": \"Q4\", \"shape\": [1], \"data_offsets\": [0, 4]}}";
+    make_bad_model("dtype", cfg, st_bad_dtype, sizeof st_bad_dtype - 1);
+    snprintf(args, sizeof args, "forward --model %s/dtype --batch b --out o", tmp);
+    expect_error(args, 1, "unknown dtype 'Q4'");
+
+    make_bad_model("badjson", "{\"dim\": 8,,}", "", 0);
+    snprintf(args, sizeof args, "eval --model %s/badjson --data x.txt", tmp);
+    expect_error(args, 1, "badjson/config.json:1:");
+
+    make_bad_model("nokey", "{\"dim\": 8}", "", 0);
+    snprintf(args, sizeof args, "eval --model %s/nokey --data x.txt", tmp);
+    expect_error(args, 1, "missing required key");
+
+    snprintf(args, sizeof args, "init --config %s/nokey/config.json --out %s/o", tmp, tmp);
+    expect_error(args, 1, "missing required key");
+
+    /* labels that do not match the classifier size */
+    snprintf(args, sizeof args, "train --model %s/fixtures/model/tiny --train %s/one_col.txt --validation x --out %s/t",
+             SHARED_DIR, tmp, tmp);
+    write_file("one_col.txt", "EU B-ORG\nrejects\n", 17);
+    expect_error(args, 1, "one_col.txt:2:");
+
+    write_file("score.txt", "a B-PER B-PER\nb I-PER\n", 22);
+    snprintf(args, sizeof args, "score %s/score.txt", tmp);
+    expect_error(args, 1, "score.txt:2");
+
+    expect_error("train --bogus", 2, "unknown option '--bogus'");
+    expect_error("frobnicate", 2, "unknown command 'frobnicate'");
+
+    const char *cmds[] = {"init", "forward", "train", "eval", "predict", "tokenize", "score"};
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
+        char out[16384];
+        snprintf(args, sizeof args, "%s --help", cmds[i]);
+        int rc = run(args, out, sizeof out);
+        CHECK_MSG(rc == 0 && strstr(out, "usage: nerc") && strstr(out, "default"), "nerc %s --help: exit %d: %s",
+                  cmds[i], rc, out);
+    }
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", tmp);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", tmp);
+    return test_report("test_cli");
+}
