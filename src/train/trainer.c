@@ -326,6 +326,8 @@ static nerc_status train_loop(trainer *t, nerc_train_result *res) {
 /* ---- final report --------------------------------------------------------------- */
 
 static nerc_status reload_best(trainer *t) {
+    if (t->best_step == t->step)
+        return NERC_OK; /* the weights in memory are the best */
     nerc_model *best = NULL;
     NERC_TRY(nerc_model_load(&best, t->p->out, (const char *const *)t->m->cfg.labels, t->m->cfg.n_labels, 0));
     memcpy(t->m->params_mem, best->params_mem, (size_t)best->n_params * sizeof(float));
@@ -333,20 +335,32 @@ static nerc_status reload_best(trainer *t) {
     return NERC_OK;
 }
 
+/* The logged validation result of the best step (no second evaluation). */
+static json_t *best_validation_entry(const trainer *t) {
+    size_t i;
+    json_t *e, *found = NULL;
+    json_array_foreach(t->history, i, e) {
+        const char *split = json_string_value(json_object_get(e, "split"));
+        if (split && !strcmp(split, "validation") && json_integer_value(json_object_get(e, "step")) == t->best_step)
+            found = e;
+    }
+    return found ? json_deep_copy(found) : json_null();
+}
+
 static nerc_status write_results(trainer *t, const nerc_train_result *res) {
     json_t *j = json_pack("{s:I, s:f, s:I, s:f, s:f, s:b, s:b}", "steps", (json_int_t)res->steps, "best_f1",
                           res->best_f1, "best_step", (json_int_t)res->best_step, "train_seconds", res->train_seconds,
                           "train_tokens_per_s", res->tokens_per_s, "interrupted", res->interrupted, "early_stopped",
                           res->early_stopped);
-    nerc_eval_result r;
-    nerc_status st = evaluate_split(t, "validation", t->dev, t->enc_dev, &r);
-    if (st == NERC_OK) {
-        json_object_set_new(j, "validation", eval_json(t, "validation", &r));
-        nerc_eval_result_free(&r);
-    }
-    if (st == NERC_OK && t->test && (st = evaluate_split(t, "test", t->test, t->enc_test, &r)) == NERC_OK) {
-        json_object_set_new(j, "test", eval_json(t, "test", &r));
-        nerc_eval_result_free(&r);
+    json_object_set_new(j, "validation", best_validation_entry(t));
+    nerc_status st = NERC_OK;
+    if (t->test) {
+        nerc_eval_result r;
+        st = reload_best(t);
+        if (st == NERC_OK && (st = evaluate_split(t, "test", t->test, t->enc_test, &r)) == NERC_OK) {
+            json_object_set_new(j, "test", eval_json(t, "test", &r));
+            nerc_eval_result_free(&r);
+        }
     }
     char *s = json_dumps(j, JSON_INDENT(2));
     char *path = fs_join(t->p->out, "results.json");
@@ -369,7 +383,6 @@ static nerc_status finish(trainer *t, nerc_train_result *res) {
     free(svg);
     if (st != NERC_OK || res->interrupted || t->best_step < 0)
         return st;
-    NERC_TRY(reload_best(t));
     return write_results(t, res);
 }
 
