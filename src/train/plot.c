@@ -25,6 +25,8 @@ typedef struct {
 
 static void sb_printf(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void sb_printf(sbuf *b, const char *fmt, ...) {
+    if (!b->failed && !b->buf && !(b->buf = malloc(b->cap = 4096)))
+        b->failed = 1;
     if (b->failed)
         return;
     for (;;) {
