@@ -8,6 +8,7 @@
 #include "core/rng.h"
 #include "kernels/gemm.h"
 #include "kernels/ops.h"
+#include "kernels/vmath.h"
 #include "nerc/model.h"
 #include "test.h"
 
@@ -255,8 +256,26 @@ static void test_crossentropy(void) {
     free(e.logits), free(dl), free(g);
 }
 
+/* The vectorisable exp / erf against double precision over their whole range. */
+static void test_vmath(void) {
+    double worst_exp = 0.0, worst_erf = 0.0;
+    for (double d = -87.0; d <= 88.0; d += 1.7e-4) {
+        float x = (float)d;
+        double want = exp((double)x);
+        worst_exp = fmax(worst_exp, fabs(vm_expf(x) - want) / want);
+    }
+    for (double d = -10.0; d <= 10.0; d += 1.3e-5) {
+        float x = (float)d;
+        worst_erf = fmax(worst_erf, fabs(vm_erff(x) - erf((double)x)));
+    }
+    CHECK_MSG(worst_exp <= 2e-7, "vm_expf max relative error %.3g", worst_exp);
+    CHECK_MSG(worst_erf <= 5e-7, "vm_erff max absolute error %.3g", worst_erf);
+    printf("  %-28s exp rel err %.2e, erf abs err %.2e\n", "vm_expf / vm_erff", worst_exp, worst_erf);
+}
+
 int main(void) {
     rng_seed(&rng, 1234);
+    test_vmath();
     test_gemm();
     test_linear();
     test_layernorm();

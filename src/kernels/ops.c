@@ -9,6 +9,7 @@
 
 #include "core/rng.h"
 #include "kernels/gemm.h"
+#include "kernels/vmath.h"
 
 void linear_forward(float *out, const float *inp, const float *weight, const float *bias, int64_t N, int64_t IC,
                     int64_t OC) {
@@ -96,15 +97,15 @@ void layernorm_backward(float *dinp, float *dweight, float *dbias, const float *
 void gelu_forward(float *out, const float *inp, int64_t n) {
 #pragma omp parallel for schedule(static)
     for (int64_t i = 0; i < n; i++)
-        out[i] = 0.5f * inp[i] * (1.0f + erff(inp[i] * INV_SQRT2));
+        out[i] = 0.5f * inp[i] * (1.0f + vm_erff(inp[i] * INV_SQRT2));
 }
 
 void gelu_backward(float *dinp, const float *dout, const float *inp, int64_t n) {
 #pragma omp parallel for schedule(static)
     for (int64_t i = 0; i < n; i++) {
         float x = inp[i];
-        float cdf = 0.5f * (1.0f + erff(x * INV_SQRT2));
-        float pdf = INV_SQRT_2PI * expf(-0.5f * x * x);
+        float cdf = 0.5f * (1.0f + vm_erff(x * INV_SQRT2));
+        float pdf = INV_SQRT_2PI * vm_expf(-0.5f * x * x);
         dinp[i] += dout[i] * (cdf + x * pdf);
     }
 }
@@ -194,7 +195,7 @@ static void attention_head_forward(float *ctx, float *att, const float *qkv, int
         }
         float sum = 0.0f;
         for (int64_t j = 0; j < Tk; j++) {
-            p[j] = expf(p[j] - mx);
+            p[j] = vm_expf(p[j] - mx);
             sum += p[j];
         }
         float inv = 1.0f / sum;
