@@ -63,6 +63,8 @@ typedef struct {
     int init_random;          /* 1: ignore weights, random init from model/config.json */
     const char *train, *validation, *test; /* CoNLL or JSONL (.jsonl/.json) files; test may be NULL */
     const char *out;          /* output directory */
+    const char *const *labels; /* label list in id order (NULL: read from the training file); needed for */
+    int32_t n_labels;          /* JSONL files with integer tags */
     double lr;                /* 2e-5 */
     int32_t batch_size;       /* 16 */
     double epochs;            /* 3 */

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/args.h"
 #include "cli/cli.h"
 #include "nerc/text.h"
 
@@ -13,51 +14,11 @@ typedef struct {
     int jsonl;             /* --jsonl: each input line is {"text": ...} */
 } tokenize_params;
 
-static tokenize_params tokenize_default_params(void) {
-    return (tokenize_params){NULL, "-", 0};
-}
-
-static void usage(FILE *out) {
-    tokenize_params d = tokenize_default_params();
-    fprintf(out,
-            "usage: nerc tokenize --model DIR [FILE|-] [--jsonl]\n\n"
-            "Tokenizes each input line exactly as Hugging Face's tokenizer(text) does and prints one JSON\n"
-            "object per line: input_ids, tokens, offsets (code points), byte_offsets, word_ids (null for\n"
-            "[CLS]/[SEP]).\n\n"
-            "options:\n"
-            "  --model DIR   HF model directory: tokenizer.json, else vocab.txt + tokenizer_config.json (required)\n"
-            "  FILE | -      input file, '-' = stdin (default: %s)\n"
-            "  --jsonl       each input line is a JSON object whose \"text\" field is tokenized (default: %s)\n"
-            "  -h, --help    print this help\n",
-            d.input, d.jsonl ? "on" : "off");
-}
-
-/* Returns 0 on success, 2 on a usage error, -1 when help was printed. */
-static int parse_args(int argc, char **argv, tokenize_params *p) {
-    int have_input = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            usage(stdout);
-            return -1;
-        } else if (!strcmp(a, "--model") && i + 1 < argc) {
-            p->model_dir = argv[++i];
-        } else if (!strcmp(a, "--jsonl")) {
-            p->jsonl = 1;
-        } else if ((a[0] != '-' || !strcmp(a, "-")) && !have_input) {
-            p->input = a;
-            have_input = 1;
-        } else {
-            fprintf(stderr, "nerc tokenize: unexpected argument '%s'\n", a);
-            return 2;
-        }
-    }
-    if (!p->model_dir) {
-        fprintf(stderr, "nerc tokenize: --model DIR is required\n");
-        return 2;
-    }
-    return 0;
-}
+static const char *synopsis =
+    "--model DIR [FILE|-] [--jsonl]\n\n"
+    "Tokenizes each input line exactly as Hugging Face's tokenizer(text) does and prints one JSON\n"
+    "object per line: input_ids, tokens, offsets (code points), byte_offsets, word_ids (null for\n"
+    "[CLS]/[SEP]). FILE defaults to standard input.";
 
 static json_t *int_pairs(const int32_t *v, int32_t n) {
     json_t *arr = json_array();
@@ -86,8 +47,8 @@ static json_t *encoding_to_json(const nerc_tokenizer *tok, const nerc_encoding *
 }
 
 /* The text of one input line: the line itself, or its "text" field with --jsonl. */
-static int line_text(const tokenize_params *p, char *line, size_t len, json_t **doc, const char **text,
-                     size_t *text_len) {
+static int line_text(const tokenize_params *p, char *line, size_t len, long lineno, json_t **doc,
+                     const char **text, size_t *text_len) {
     *doc = NULL;
     if (!p->jsonl) {
         *text = line;
@@ -98,8 +59,9 @@ static int line_text(const tokenize_params *p, char *line, size_t len, json_t **
     *doc = json_loadb(line, len, JSON_ALLOW_NUL, &err);
     const json_t *t = json_object_get(*doc, "text");
     if (!json_is_string(t)) {
-        fprintf(stderr, "nerc tokenize: %s:%d: expected a JSON object with a string \"text\" (%s)\n",
-                p->input, err.line, *doc ? "no text field" : err.text);
+        fprintf(stderr, "nerc tokenize: %s:%ld: expected a JSON object with a string \"text\" (%s)\n",
+                p->input, lineno, *doc ? "no text field" : err.text);
+        json_decref(*doc);
         return 1;
     }
     *text = json_string_value(t);
@@ -112,7 +74,7 @@ static int tokenize_line(const tokenize_params *p, const nerc_tokenizer *tok, ch
     json_t *doc;
     const char *text;
     size_t text_len;
-    if (line_text(p, line, len, &doc, &text, &text_len))
+    if (line_text(p, line, len, lineno, &doc, &text, &text_len))
         return 1;
     nerc_encoding e;
     if (nerc_tokenizer_encode(tok, text, text_len, &e) != NERC_OK) {
@@ -146,10 +108,21 @@ static int tokenize_stream(const tokenize_params *p, const nerc_tokenizer *tok, 
 }
 
 int cmd_tokenize(int argc, char **argv) {
-    tokenize_params p = tokenize_default_params();
-    int rc = parse_args(argc, argv, &p);
+    tokenize_params p = {NULL, "-", 0};
+    cli_opt opts[] = {
+        {"model", OPT_STRING, &p.model_dir, "HF model directory: tokenizer.json, else vocab.txt + tokenizer_config.json"},
+        {"jsonl", OPT_FLAG, &p.jsonl, "each input line is a JSON object whose \"text\" field is tokenized"},
+    };
+    const char *pos[1];
+    int n_pos = 0, rc = cli_parse("tokenize", synopsis, opts, 2, argc, argv, pos, 1, &n_pos);
     if (rc)
-        return rc < 0 ? 0 : rc;
+        return rc == 1 ? 0 : 2;
+    if (!p.model_dir) {
+        fprintf(stderr, "nerc tokenize: --model DIR is required (see nerc tokenize --help)\n");
+        return 2;
+    }
+    if (n_pos)
+        p.input = pos[0];
     nerc_tokenizer *tok = NULL;
     if (nerc_tokenizer_load(&tok, p.model_dir) != NERC_OK) {
         fprintf(stderr, "nerc tokenize: %s\n", nerc_last_error());

@@ -154,6 +154,7 @@ int cmd_train(int argc, char **argv) {
     train_flags f = {NULL, "none", "epoch", "IOB2", 0, p.batch_size, p.grad_accum, p.max_length, p.stride, 0, 0, 0,
                      (int64_t)p.seed, 0, 0};
     int init_random = 0, resume = 0;
+    const char *labels = NULL;
     cli_opt opts[] = {
         {"model", OPT_STRING, &p.model, "HF model directory to start from (e.g. models/distilbert-base-uncased)"},
         {"init-random", OPT_FLAG, &init_random, "random init from --model's config.json instead of its weights"},
@@ -161,6 +162,7 @@ int cmd_train(int argc, char **argv) {
         {"validation", OPT_STRING, &p.validation, "validation data (evaluated every epoch)"},
         {"test", OPT_STRING, &p.test, "test data (evaluated once with the best model)"},
         {"out", OPT_STRING, &p.out, "output directory"},
+        {"labels", OPT_STRING, &labels, "comma-separated labels in id order (default: from the training file)"},
         {"recipe", OPT_STRING, &f.recipe, "hf-notebook: label_all_tokens copy + weight decay 0.01 + sub-token metric"},
         {"lr", OPT_FLOAT, &p.lr, "peak learning rate"},
         {"batch-size", OPT_INT, &f.batch_size, "sequences per batch"},
@@ -194,6 +196,13 @@ int cmd_train(int argc, char **argv) {
     }
     if ((rc = apply_flags(&p, &f)))
         return rc;
+    char label_buf[65536];
+    const char *label_items[4096];
+    if (labels) {
+        snprintf(label_buf, sizeof label_buf, "%s", labels);
+        p.n_labels = cli_split_commas(label_buf, label_items, 4096);
+        p.labels = label_items;
+    }
     p.init_random = init_random;
     p.resume = resume;
     progress pg = {isatty(2), 0};

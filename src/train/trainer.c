@@ -83,7 +83,12 @@ static nerc_status load_model(trainer *t) {
 
 static nerc_status setup_data(trainer *t) {
     const nerc_train_params *p = t->p;
-    NERC_TRY(read_dataset(&t->train, p->train, NULL));
+    nerc_label_set given = {0};
+    if (p->labels && p->n_labels > 0)
+        NERC_TRY(nerc_labels_init(&given, p->labels, p->n_labels));
+    nerc_status st = read_dataset(&t->train, p->train, p->n_labels > 0 ? &given : NULL);
+    nerc_labels_free(&given);
+    NERC_TRY(st);
     NERC_TRY(read_dataset(&t->dev, p->validation, &t->train->labels));
     if (p->test)
         NERC_TRY(read_dataset(&t->test, p->test, &t->train->labels));
