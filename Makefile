@@ -85,7 +85,7 @@ build-fuzz/fuzz_%: fuzz/fuzz_%.c build-fuzz/obj/libnerc.a
 	    -fsanitize=fuzzer,address,undefined -o $@ $< build-fuzz/obj/libnerc.a $(LDLIBS)
 
 bench: all
-	@echo "benchmarks built in $(BUILD)/bench; see bench/README.md"
+	@echo "benchmarks built in $(BUILD)/bench: run $(BUILD)/bench/bench_model 30 and $(BUILD)/bench/bench_tokenize (see bench/README.md)"
 
 clean:
 	rm -rf build build-san build-fuzz
