@@ -2,6 +2,7 @@
  * messages; load -> save -> load is bit-identical; base and masked-LM
  * checkpoints load their encoder with a fresh classifier; the real
  * distilbert-base-uncased size initialises, saves and loads back. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -62,6 +63,48 @@ static void test_bad_safetensors(void) {
                     8, "invalid JSON");
     CHECK(st_open(&f, "/nonexistent/model.safetensors") == NERC_ERR_IO);
     CHECK(strstr(nerc_last_error(), "/nonexistent/model.safetensors") != NULL);
+}
+
+/* F16 and BF16 tensors are converted to float32 exactly. */
+static void test_half_precision(void) {
+    static const uint8_t f16[8] = {0x00, 0x3c, 0x00, 0xc0, 0x01, 0x00, 0x00, 0x7c}; /* 1, -2, 2^-24, inf */
+    static const uint8_t bf16[4] = {0x80, 0x3f, 0x49, 0x40};                      /* 1, 3.140625 */
+    st_entry e[2] = {{"h", ST_F16, 1, {4}, f16}, {"b", ST_BF16, 1, {2}, bf16}};
+    char *path = fs_join(tmpdir, "half.safetensors");
+    CHECK_OK(st_write(path, e, 2, NULL));
+    st_file f;
+    CHECK_OK(st_open(&f, path));
+    float h[4] = {0}, b[2] = {0};
+    const st_tensor *th = st_find(&f, "h"), *tb = st_find(&f, "b");
+    CHECK(th && tb);
+    if (th && tb) {
+        CHECK_OK(st_read_f32(&f, th, h));
+        CHECK_OK(st_read_f32(&f, tb, b));
+    }
+    CHECK(h[0] == 1.0f && h[1] == -2.0f && h[2] == 0x1p-24f && isinf(h[3]));
+    CHECK(b[0] == 1.0f && b[1] == 3.140625f);
+    st_close(&f);
+    free(path);
+}
+
+/* sinusoidal_pos_embds: a fixed table (HF create_sinusoidal_embeddings) that training never changes. */
+static void test_sinusoidal(void) {
+    const char *cfg = "{\"dim\": 8, \"n_layers\": 1, \"n_heads\": 2, \"hidden_dim\": 16, \"vocab_size\": 10, "
+                      "\"max_position_embeddings\": 4, \"sinusoidal_pos_embds\": true}";
+    char *path = fs_join(tmpdir, "sin.json");
+    CHECK_OK(fs_write_file_atomic(path, cfg, strlen(cfg)));
+    const char *labels[2] = {"O", "B-X"};
+    nerc_model *m = NULL;
+    CHECK_OK(nerc_model_init(&m, path, labels, 2, 1));
+    if (m) {
+        const param_tensor *t = distilbert_find_tensor(m, "distilbert.embeddings.position_embeddings.weight");
+        CHECK(t && t->frozen);
+        CHECK_NEAR(m->p.pos_emb[1 * 8 + 0], sin(1.0), 1e-7);
+        CHECK_NEAR(m->p.pos_emb[1 * 8 + 1], cos(1.0), 1e-7);
+        CHECK_NEAR(m->p.pos_emb[2 * 8 + 2], sin(2.0 / pow(10000.0, 2.0 / 8.0)), 1e-7);
+    }
+    nerc_model_free(m);
+    free(path);
 }
 
 static void expect_config_error(const char *json, const char *needle) {
@@ -260,6 +303,8 @@ int main(void) {
     if (!mkdtemp(tmpdir))
         return 1;
     test_bad_safetensors();
+    test_half_precision();
+    test_sinusoidal();
     test_bad_config();
     nerc_model *tiny = NULL;
     CHECK_OK(nerc_model_load(&tiny, TINY, NULL, 0, 0));

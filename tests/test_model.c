@@ -184,8 +184,39 @@ static void run_case(const char *label) {
     nerc_model_free(m);
 }
 
+/* nerc_check_forward (the `nerc forward` command) writes what PyTorch wrote. */
+static void check_forward_command(void) {
+    const char *out = "/tmp/nerc_test_model_forward.safetensors";
+    CHECK_OK(nerc_check_forward(SHARED_DIR "/fixtures/model/tiny", SHARED_DIR "/fixtures/model/case_tiny.safetensors",
+                                out, 1));
+    st_file got, want;
+    CHECK_OK(st_open(&got, out));
+    CHECK_OK(st_open(&want, SHARED_DIR "/fixtures/model/case_tiny.safetensors"));
+    group g = {"forward command", 0, 0, 0};
+    const char *names[3] = {"logits", "loss", "grad.classifier.weight"};
+    float *gw = read_golden(&want, "grad.classifier.weight", 9 * 32);
+    const double tol[3] = {2e-6, 2e-6, gw ? 1e-5 * max_abs(gw, 9 * 32) : 0.0};
+    free(gw);
+    for (int i = 0; i < 3; i++) {
+        const st_tensor *t = st_find(&got, names[i]);
+        CHECK_MSG(t != NULL, "%s missing from the forward output", names[i]);
+        if (!t)
+            continue;
+        float *x = malloc((size_t)t->numel * sizeof *x);
+        CHECK_OK(st_read_f32(&got, t, x));
+        compare(&g, &want, names[i], x, t->numel, tol[i]);
+        free(x);
+    }
+    CHECK(got.n == 2 + 38); /* logits, loss and every gradient */
+    print_group("tiny", &g);
+    st_close(&got);
+    st_close(&want);
+    remove(out);
+}
+
 int main(void) {
     run_case("tiny");
     run_case("small");
+    check_forward_command();
     return test_report("test_model");
 }
