@@ -170,6 +170,15 @@ int main(int argc, char **argv) {
                   cmds[i], rc, out);
     }
     test_kill9_resume();
+    /* --recipe hf-notebook turns on label_all_tokens and the sub-token-level metric */
+    char out[8192];
+    snprintf(args, sizeof args,
+             "train --model %s/fixtures/model/tiny --train %s/data.txt --validation %s/data.txt --out %s/recipe "
+             "--max-steps 2 --recipe hf-notebook",
+             SHARED_DIR, tmp, tmp, tmp);
+    CHECK_MSG(run(args, out, sizeof out) == 0 && strstr(out, "[validation split, sub-token level]") &&
+                  strstr(out, "[validation split, word level]"),
+              "hf-notebook recipe: %s", out);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmp);
     if (system(cmd) != 0)

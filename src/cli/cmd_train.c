@@ -151,7 +151,7 @@ static const char *synopsis =
 
 int cmd_train(int argc, char **argv) {
     nerc_train_params p = nerc_train_default_params();
-    train_flags f = {NULL, "none", "epoch", "IOB2", 0, p.batch_size, p.grad_accum, p.max_length, p.stride, 0, 0, 0,
+    train_flags f = {NULL, NULL, "epoch", "IOB2", 0, p.batch_size, p.grad_accum, p.max_length, p.stride, 0, 0, 0,
                      (int64_t)p.seed, 0, 0};
     int init_random = 0, resume = 0;
     const char *labels = NULL;
@@ -175,7 +175,7 @@ int cmd_train(int argc, char **argv) {
         {"grad-accum", OPT_INT, &f.grad_accum, "gradient accumulation steps"},
         {"max-length", OPT_INT, &f.max_length, "sub-tokens per sequence incl. [CLS]/[SEP]"},
         {"stride", OPT_INT, &f.stride, "overlap (sub-tokens) of the windows over longer sentences"},
-        {"label-all-tokens", OPT_STRING, &f.label_all, "none | copy (HF notebook) | b-to-i (run_ner)"},
+        {"label-all-tokens", OPT_STRING, &f.label_all, "none | copy (HF notebook) | b-to-i (run_ner) (default: none)"},
         {"dropout", OPT_FLOAT, &p.dropout, "override config.json dropout (< 0 keeps it)"},
         {"eval-every", OPT_STRING, &f.eval_every, "evaluate every N steps, or 'epoch'"},
         {"patience", OPT_INT, &f.patience, "early stopping after N evaluations without a better F1 (0 = off)"},

@@ -110,24 +110,49 @@ static nerc_status predict_all(const nerc_model *m, nerc_state *s, const nerc_da
     return st;
 }
 
-static nerc_status score_words(const nerc_model *m, const nerc_dataset *ds, const int32_t *word_pred,
+/* One scored unit (a sentence of words, or a sequence of sub-tokens): fills
+ * gold/pred tag names and returns their count. */
+typedef int32_t (*fill_unit_fn)(const void *ctx, int32_t unit, const char **gold, const char **pred);
+
+typedef struct {
+    const nerc_model *m;
+    const nerc_dataset *ds;
+    const nerc_encoded *enc;
+    const int32_t *pred; /* per word, or per row */
+} score_ctx;
+
+static int32_t fill_sentence(const void *ctx, int32_t s, const char **gold, const char **pred) {
+    const score_ctx *c = ctx;
+    int32_t w0 = c->ds->sent_offsets[s], n = c->ds->sent_offsets[s + 1] - w0;
+    for (int32_t i = 0; i < n; i++) {
+        gold[i] = c->ds->labels.names[c->ds->tags[w0 + i]];
+        pred[i] = nerc_model_label(c->m, c->pred[w0 + i]);
+    }
+    return n;
+}
+
+/* HF compute_metrics on sub-tokens: per sequence, every row whose label is not -100. */
+static int32_t fill_sequence(const void *ctx, int32_t q, const char **gold, const char **pred) {
+    const score_ctx *c = ctx;
+    int32_t n = 0;
+    for (int32_t r = c->enc->seq_offsets[q]; r < c->enc->seq_offsets[q + 1]; r++)
+        if (c->enc->labels[r] != NERC_IGNORE_INDEX) {
+            gold[n] = nerc_model_label(c->m, c->enc->labels[r]);
+            pred[n++] = nerc_model_label(c->m, c->pred[r]);
+        }
+    return n;
+}
+
+/* Scores n_units units of at most max_len tags each. */
+static nerc_status score_units(fill_unit_fn fill, const score_ctx *ctx, int32_t n_units, int32_t max_len,
                                const nerc_eval_params *p, nerc_report *rep) {
     nerc_scorer *sc = NULL;
     NERC_TRY(nerc_scorer_init(&sc));
-    const char **gold = NULL, **pred = NULL;
-    int32_t longest = 1;
-    for (int32_t s = 0; s < ds->n_sents; s++)
-        if (ds->sent_offsets[s + 1] - ds->sent_offsets[s] > longest)
-            longest = ds->sent_offsets[s + 1] - ds->sent_offsets[s];
-    gold = malloc((size_t)longest * sizeof *gold);
-    pred = malloc((size_t)longest * sizeof *pred);
+    const char **gold = malloc(((size_t)max_len + 1) * sizeof *gold);
+    const char **pred = malloc(((size_t)max_len + 1) * sizeof *pred);
     nerc_status st = gold && pred ? NERC_OK : nerc_errorf(NERC_ERR_NOMEM, "out of memory");
-    for (int32_t s = 0; st == NERC_OK && s < ds->n_sents; s++) {
-        int32_t w0 = ds->sent_offsets[s], n = ds->sent_offsets[s + 1] - w0;
-        for (int32_t i = 0; i < n; i++) {
-            gold[i] = ds->labels.names[ds->tags[w0 + i]];
-            pred[i] = nerc_model_label(m, word_pred[w0 + i]);
-        }
+    for (int32_t u = 0; st == NERC_OK && u < n_units; u++) {
+        int32_t n = fill(ctx, u, gold, pred);
         st = nerc_scorer_add_sentence(sc, gold, pred, n);
     }
     if (st == NERC_OK)
@@ -138,29 +163,12 @@ static nerc_status score_words(const nerc_model *m, const nerc_dataset *ds, cons
     return st;
 }
 
-/* HF compute_metrics on sub-tokens: per sequence, every row whose label is not -100. */
-static nerc_status score_subtokens(const nerc_model *m, const nerc_encoded *enc, const int32_t *row_pred,
-                                   const nerc_eval_params *p, nerc_report *rep) {
-    nerc_scorer *sc = NULL;
-    NERC_TRY(nerc_scorer_init(&sc));
-    const char **gold = malloc((size_t)(enc->max_seq_len + 1) * sizeof *gold);
-    const char **pred = malloc((size_t)(enc->max_seq_len + 1) * sizeof *pred);
-    nerc_status st = gold && pred ? NERC_OK : nerc_errorf(NERC_ERR_NOMEM, "out of memory");
-    for (int32_t q = 0; st == NERC_OK && q < enc->n_seqs; q++) {
-        int n = 0;
-        for (int32_t r = enc->seq_offsets[q]; r < enc->seq_offsets[q + 1]; r++)
-            if (enc->labels[r] != NERC_IGNORE_INDEX) {
-                gold[n] = nerc_model_label(m, enc->labels[r]);
-                pred[n++] = nerc_model_label(m, row_pred[r]);
-            }
-        st = nerc_scorer_add_sentence(sc, gold, pred, n);
-    }
-    if (st == NERC_OK)
-        st = nerc_scorer_report(sc, p->mode, p->scheme, rep);
-    free(gold);
-    free(pred);
-    nerc_scorer_free(sc);
-    return st;
+static int32_t longest_sentence(const nerc_dataset *ds) {
+    int32_t longest = 0;
+    for (int32_t s = 0; s < ds->n_sents; s++)
+        if (ds->sent_offsets[s + 1] - ds->sent_offsets[s] > longest)
+            longest = ds->sent_offsets[s + 1] - ds->sent_offsets[s];
+    return longest;
 }
 
 static double now_s(void) {
@@ -183,10 +191,11 @@ nerc_status nerc_evaluate(const nerc_model *m, nerc_state *state, const nerc_dat
         out->word_pred[w] = o_id >= 0 ? o_id : 0;
     if (st == NERC_OK)
         st = predict_all(m, state, ds, enc, p->batch_size, out->word_pred, row_pred, &out->loss);
+    score_ctx words = {m, ds, enc, out->word_pred}, rows = {m, ds, enc, row_pred};
     if (st == NERC_OK)
-        st = score_words(m, ds, out->word_pred, p, &out->word);
+        st = score_units(fill_sentence, &words, ds->n_sents, longest_sentence(ds), p, &out->word);
     if (st == NERC_OK && p->subtoken_level) {
-        st = score_subtokens(m, enc, row_pred, p, &out->subtoken);
+        st = score_units(fill_sequence, &rows, enc->n_seqs, enc->max_seq_len, p, &out->subtoken);
         out->has_subtoken = st == NERC_OK;
     }
     free(row_pred);
