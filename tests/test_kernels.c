@@ -268,6 +268,7 @@ static void test_vmath(void) {
         float x = (float)d;
         worst_erf = fmax(worst_erf, fabs(vm_erff(x) - erf((double)x)));
     }
+    CHECK(isnan(vm_expf(NAN)) && isnan(vm_erff(NAN)) && vm_expf(-INFINITY) < 1e-37f && vm_expf(1000.0f) > 1e38f);
     CHECK_MSG(worst_exp <= 2e-7, "vm_expf max relative error %.3g", worst_exp);
     CHECK_MSG(worst_erf <= 5e-7, "vm_erff max absolute error %.3g", worst_erf);
     printf("  %-28s exp rel err %.2e, erf abs err %.2e\n", "vm_expf / vm_erff", worst_exp, worst_erf);

@@ -11,9 +11,10 @@
 
 /* e^x = 2^n e^r, n = round(x / ln 2), |r| <= ln2 / 2, e^r by its degree-7 Taylor polynomial. */
 static inline float vm_expf(float x) {
-    x = x > 88.0f ? 88.0f : x < -87.0f ? -87.0f : x;
-    float n = __builtin_rintf(x * 1.44269504088896341f);
-    float r = x - n * 0.693359375f;  /* ln 2, high bits (exact product) */
+    float xc = x < 88.0f ? x : 88.0f; /* NaN -> 88 here: n stays a valid int; NaN is restored below */
+    xc = xc > -87.0f ? xc : -87.0f;
+    float n = __builtin_rintf(xc * 1.44269504088896341f);
+    float r = xc - n * 0.693359375f; /* ln 2, high bits (exact product) */
     r = r - n * -2.12194440e-4f;     /* ln 2, low bits */
     float p = 1.0f / 5040.0f;
     p = p * r + 1.0f / 720.0f;
@@ -26,7 +27,7 @@ static inline float vm_expf(float x) {
     int32_t bits = ((int32_t)n + 127) << 23;
     float scale;
     memcpy(&scale, &bits, sizeof scale);
-    return p * scale;
+    return x != x ? x : p * scale;
 }
 
 /* erf(x) ~ x P(x^2) / Q(x^2) on [-4, 4] (odd degree-13 / even degree-8). */
