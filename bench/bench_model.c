@@ -87,10 +87,12 @@ static void time_training(nerc_model *m, nerc_state *s, nerc_batcher *bt, int st
     adamw_free(&opt);
 }
 
-static double time_inference(nerc_model *m, const nerc_dataset *dev, const nerc_encoded *enc) {
+static double time_inference(nerc_model *m, const nerc_dataset *dev, const nerc_encoded *enc, nerc_precision prec) {
     nerc_state *s = NULL;
-    if (nerc_eval_state_init(&s, m, enc, 64) != NERC_OK)
+    if (nerc_eval_state_init(&s, m, enc, 64) != NERC_OK || nerc_state_set_precision(s, prec) != NERC_OK) {
+        fprintf(stderr, "bench: %s\n", nerc_last_error());
         exit(1);
+    }
     nerc_eval_params ep = nerc_eval_default_params();
     ep.batch_size = 64;
     nerc_eval_result r;
@@ -131,7 +133,8 @@ int main(int argc, char **argv) {
     timing t = {0};
     time_training(m, s, bt, steps, &t);
     double rss_train = peak_rss_mb();
-    double inf_s = time_inference(m, dev, enc_dev);
+    double inf_s = time_inference(m, dev, enc_dev, NERC_PRECISION_FP32);
+    double inf_bf16_s = time_inference(m, dev, enc_dev, NERC_PRECISION_BF16);
     int64_t steps_3ep = 3LL * nerc_batcher_n_batches(bt);
     printf("nerc bench_model: DistilBERT-base size (%lld params), %d threads, %d random CoNLL train batches of 16\n",
            (long long)m->n_params, nerc_get_threads(), t.n);
@@ -144,6 +147,7 @@ int main(int argc, char **argv) {
     printf("  peak RSS during training        %.0f MB\n", rss_train);
     printf("  dev inference (batch 64, sorted) %.1f sentences/s (%d sentences in %.1f s)\n", dev->n_sents / inf_s,
            dev->n_sents, inf_s);
+    printf("  dev inference, bf16 linear layers %.1f sentences/s (%.1f s)\n", dev->n_sents / inf_bf16_s, inf_bf16_s);
     nerc_state_free(s);
     nerc_batcher_free(bt);
     nerc_encoded_free(enc);

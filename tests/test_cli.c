@@ -170,6 +170,13 @@ int main(int argc, char **argv) {
                   cmds[i], rc, out);
     }
     test_kill9_resume();
+    {
+        char out2[8192];
+        snprintf(args, sizeof args, "eval --model %s/fixtures/model/tiny --data %s/data.txt --precision bf16 --format json",
+                 SHARED_DIR, tmp);
+        CHECK_MSG(run(args, out2, sizeof out2) == 0 && strstr(out2, "overall_f1"), "eval --precision bf16: %s", out2);
+        expect_error("eval --model x --data y --precision fp8", 2, "--precision must be fp32 or bf16");
+    }
     /* --recipe hf-notebook turns on label_all_tokens and the sub-token-level metric */
     char out[8192];
     snprintf(args, sizeof args,

@@ -99,6 +99,7 @@ typedef struct {
     int32_t stride;      /* sub-tokens shared by consecutive windows; -1 = min(128, (max_length-2)/2) */
     int32_t batch_size;  /* windows per forward pass, and documents per batch of the streams (default 8) */
     nerc_aggregation aggregation; /* default NERC_AGG_SIMPLE */
+    nerc_precision precision;     /* default NERC_PRECISION_FP32 */
 } nerc_predict_params;
 nerc_predict_params nerc_predict_default_params(void);
 

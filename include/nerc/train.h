@@ -21,6 +21,7 @@ typedef struct {
     nerc_eval_mode mode;     /* seqeval default (lenient) or strict */
     nerc_scheme scheme;      /* for strict mode */
     int subtoken_level;      /* also score every labelled sub-token (HF notebook with label_all_tokens) */
+    nerc_precision precision; /* fp32 (default) or bf16 linear layers; used by nerc_evaluate_file */
 } nerc_eval_params;
 nerc_eval_params nerc_eval_default_params(void);
 

@@ -12,7 +12,7 @@
 #define SCORE_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(8))
 
 typedef struct {
-    const char *model, *input, *aggregation, *tokens_key;
+    const char *model, *input, *aggregation, *tokens_key, *precision;
     int conll, jsonl;
     int64_t max_length, stride, batch_size, threads;
 } predict_args;
@@ -92,6 +92,10 @@ static int check_args(const predict_args *a, nerc_predict_params *p) {
         fprintf(stderr, "nerc predict: --conll and --jsonl exclude each other\n");
         return 2;
     }
+    if (nerc_precision_parse(a->precision, &p->precision) != NERC_OK) {
+        fprintf(stderr, "nerc predict: %s\n", nerc_last_error());
+        return 2;
+    }
     if (nerc_aggregation_parse(a->aggregation, &p->aggregation) != NERC_OK) {
         fprintf(stderr, "nerc predict: %s\n", nerc_last_error());
         return 2;
@@ -131,7 +135,8 @@ static int predict_file(const predict_args *a, const nerc_predict_params *p) {
 
 int cmd_predict(int argc, char **argv) {
     nerc_predict_params d = nerc_predict_default_params();
-    predict_args a = {.input = "-", .aggregation = "simple", .tokens_key = "tokens", .max_length = d.max_length,
+    predict_args a = {.input = "-", .aggregation = "simple", .tokens_key = "tokens", .precision = "fp32",
+                      .max_length = d.max_length,
                       .stride = d.stride, .batch_size = d.batch_size, .threads = 0};
     cli_opt opts[] = {
         {"model", OPT_STRING, &a.model, "HF model directory (config.json, model.safetensors, vocab.txt / tokenizer.json)"},
@@ -142,6 +147,7 @@ int cmd_predict(int argc, char **argv) {
         {"max-length", OPT_INT, &a.max_length, "sub-tokens per window incl. [CLS]/[SEP] (0 = min(512, model positions))"},
         {"stride", OPT_INT, &a.stride, "sub-tokens shared by consecutive windows (-1 = min(128, (max-length - 2) / 2))"},
         {"batch-size", OPT_INT, &a.batch_size, "windows per forward pass; lines / sentences per batch"},
+        {"precision", OPT_STRING, &a.precision, "fp32 (exact) | bf16 (faster linear layers, ~0.3% logit error)"},
         {"threads", OPT_INT, &a.threads, "threads (0 = OMP_NUM_THREADS or all cores)"},
     };
     const char *syn =

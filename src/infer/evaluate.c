@@ -231,6 +231,8 @@ nerc_status nerc_evaluate_file(const nerc_model *m, const char *path, const nerc
     if (st == NERC_OK)
         st = nerc_eval_state_init(&s, m, enc, p->eval.batch_size);
     if (st == NERC_OK)
+        st = nerc_state_set_precision(s, p->eval.precision);
+    if (st == NERC_OK)
         st = nerc_evaluate(m, s, *ds_out, enc, &p->eval, out);
     nerc_state_free(s);
     nerc_encoded_free(enc);

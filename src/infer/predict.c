@@ -45,7 +45,8 @@ static nerc_status alloc_batch(nerc_predictor *pr) {
         return nerc_errorf(NERC_ERR_NOMEM, "predict: out of memory");
     for (int32_t k = 0; k < pr->n_labels; k++)
         pr->labels[k] = nerc_model_label(pr->model, k);
-    return nerc_state_init(&pr->state, pr->model, pr->p.batch_size, rows, att, 0);
+    NERC_TRY(nerc_state_init(&pr->state, pr->model, pr->p.batch_size, rows, att, 0));
+    return nerc_state_set_precision(pr->state, pr->p.precision);
 }
 
 nerc_status nerc_predictor_init(nerc_predictor **out, const nerc_model *m, const nerc_tokenizer *tok,

@@ -5,6 +5,7 @@
 
 #include <stdint.h>
 
+#include "kernels/linear_bf16.h"
 #include "kernels/ops.h"
 #include "model/config.h"
 #include "nerc/model.h"
@@ -96,6 +97,10 @@ struct nerc_state {
     att_layout lay;
     float dropout_p, att_dropout_p;
     uint64_t dropout_seed;
+    /* bf16 inference: packed weights per linear layer (4 per block + classifier) */
+    nerc_precision precision;
+    linear_bf16 **bf16;
+    uint16_t *bf16_scratch;   /* (max_rows, max(C, F)) */
 };
 
 /* Sets the parameter views of `base` and fills the HF tensor table. */

@@ -93,14 +93,73 @@ nerc_status nerc_state_init(nerc_state **out, const nerc_model *m, int32_t max_s
     return NERC_OK;
 }
 
+static void free_bf16(struct nerc_state *s) {
+    int32_t n = 4 * s->m->cfg.n_layers + 1;
+    for (int32_t i = 0; s->bf16 && i < n; i++)
+        linear_bf16_free(s->bf16[i]);
+    free(s->bf16);
+    free(s->bf16_scratch);
+    s->bf16 = NULL;
+    s->bf16_scratch = NULL;
+}
+
 void nerc_state_free(nerc_state *s) {
     if (!s)
         return;
+    free_bf16(s);
     free(s->act_mem);
     free(s->grad_mem);
     free(s->att_offsets);
     free(s->seq_keys);
     free(s);
+}
+
+nerc_status nerc_precision_parse(const char *name, nerc_precision *p) {
+    if (!strcmp(name, "fp32"))
+        *p = NERC_PRECISION_FP32;
+    else if (!strcmp(name, "bf16"))
+        *p = NERC_PRECISION_BF16;
+    else
+        return nerc_errorf(NERC_ERR_ARG, "unknown precision '%s' (fp32, bf16)", name);
+    return NERC_OK;
+}
+
+/* Linear layer i: 4 per block (qkv, out_lin, lin1, lin2), then the classifier. */
+static nerc_status make_bf16_linears(struct nerc_state *s) {
+    const distilbert_config *c = &s->m->cfg;
+    const distilbert_params *p = &s->m->p;
+    int64_t C = c->dim, F = c->hidden_dim;
+    int32_t n = 4 * c->n_layers + 1;
+    s->bf16 = calloc((size_t)n, sizeof *s->bf16);
+    s->bf16_scratch = malloc((size_t)(s->max_rows * (F > C ? F : C)) * sizeof *s->bf16_scratch);
+    if (!s->bf16 || !s->bf16_scratch)
+        return nerc_errorf(NERC_ERR_NOMEM, "out of memory for bf16 weights");
+    for (int64_t l = 0; l < c->n_layers; l++) {
+        linear_bf16 **b = s->bf16 + 4 * l;
+        NERC_TRY(linear_bf16_create(&b[0], p->qkv_w + l * 3 * C * C, p->qkv_b + l * 3 * C, C, 3 * C));
+        NERC_TRY(linear_bf16_create(&b[1], p->out_w + l * C * C, p->out_b + l * C, C, C));
+        NERC_TRY(linear_bf16_create(&b[2], p->fc1_w + l * F * C, p->fc1_b + l * F, C, F));
+        NERC_TRY(linear_bf16_create(&b[3], p->fc2_w + l * C * F, p->fc2_b + l * C, F, C));
+    }
+    return linear_bf16_create(&s->bf16[n - 1], p->cls_w, p->cls_b, C, c->n_labels);
+}
+
+nerc_status nerc_state_set_precision(nerc_state *s, nerc_precision p) {
+    if (p == s->precision)
+        return NERC_OK;
+    free_bf16(s);
+    s->precision = NERC_PRECISION_FP32;
+    if (p == NERC_PRECISION_FP32)
+        return NERC_OK;
+    if (s->training)
+        return nerc_errorf(NERC_ERR_ARG, "bf16 precision is for inference; this state is made for training");
+    nerc_status st = make_bf16_linears(s);
+    if (st != NERC_OK) {
+        free_bf16(s);
+        return st;
+    }
+    s->precision = p;
+    return NERC_OK;
 }
 
 void nerc_state_zero_grad(nerc_state *s) {
@@ -180,29 +239,40 @@ static void add_inplace(float *y, const float *x, int64_t n) {
         y[i] += x[i];
 }
 
+/* Linear layer `idx` (see make_bf16_linears) in the state's precision. */
+static nerc_status linear(struct nerc_state *s, int32_t idx, float *out, const float *inp, const float *w,
+                          const float *b, int64_t IC, int64_t OC) {
+    if (s->precision == NERC_PRECISION_BF16)
+        return linear_bf16_forward(s->bf16[idx], out, inp, s->bf16_scratch, s->n_rows);
+    linear_forward(out, inp, w, b, s->n_rows, IC, OC);
+    return NERC_OK;
+}
+
 /* One transformer block (post-LN):
  *   res1 = out_lin(attention(qkv(x))) + x;  h1 = sa_layer_norm(res1)
  *   res2 = dropout(lin2(act(lin1(h1)))) + h1;  h2 = output_layer_norm(res2) */
-static void block_forward(struct nerc_state *s, int64_t l, const float *x) {
+static nerc_status block_forward(struct nerc_state *s, int64_t l, const float *x) {
     const distilbert_config *c = &s->m->cfg;
     const distilbert_params *p = &s->m->p;
     int64_t N = s->n_rows, R = s->max_rows, C = c->dim, F = c->hidden_dim, H = c->n_heads;
     float *qkv = s->qkv + l * R * 3 * C, *att = s->att + l * H * s->max_att, *ctx = s->ctx + l * R * C;
     float *res1 = s->res1 + l * R * C, *h1 = s->h1 + l * R * C, *fc1 = s->fc1 + l * R * F;
     float *act = s->fc1_act + l * R * F, *res2 = s->res2 + l * R * C, *h2 = s->h2 + l * R * C;
-    linear_forward(qkv, x, p->qkv_w + l * 3 * C * C, p->qkv_b + l * 3 * C, N, C, 3 * C);
+    int32_t li = 4 * (int32_t)l;
+    NERC_TRY(linear(s, li, qkv, x, p->qkv_w + l * 3 * C * C, p->qkv_b + l * 3 * C, C, 3 * C));
     attention_forward(ctx, att, qkv, &s->lay, C, H, s->att_dropout_p, s->dropout_seed, STREAM_ATT(l));
-    linear_forward(res1, ctx, p->out_w + l * C * C, p->out_b + l * C, N, C, C);
+    NERC_TRY(linear(s, li + 1, res1, ctx, p->out_w + l * C * C, p->out_b + l * C, C, C));
     add_inplace(res1, x, N * C);
     layernorm_forward(h1, s->ln1_mean + l * R, s->ln1_rstd + l * R, res1, p->ln1_w + l * C, p->ln1_b + l * C, N, C,
                       LAYERNORM_EPS);
-    linear_forward(fc1, h1, p->fc1_w + l * F * C, p->fc1_b + l * F, N, C, F);
+    NERC_TRY(linear(s, li + 2, fc1, h1, p->fc1_w + l * F * C, p->fc1_b + l * F, C, F));
     activation_forward(c, act, fc1, N * F);
-    linear_forward(res2, act, p->fc2_w + l * C * F, p->fc2_b + l * C, N, F, C);
+    NERC_TRY(linear(s, li + 3, res2, act, p->fc2_w + l * C * F, p->fc2_b + l * C, F, C));
     dropout_forward(res2, N * C, s->dropout_p, s->dropout_seed, STREAM_FFN(l));
     add_inplace(res2, h1, N * C);
     layernorm_forward(h2, s->ln2_mean + l * R, s->ln2_rstd + l * R, res2, p->ln2_w + l * C, p->ln2_b + l * C, N, C,
                       LAYERNORM_EPS);
+    return NERC_OK;
 }
 
 nerc_status distilbert_forward(struct nerc_state *s, const nerc_batch *b, int training, uint64_t seed) {
@@ -217,11 +287,10 @@ nerc_status distilbert_forward(struct nerc_state *s, const nerc_batch *b, int tr
     layernorm_forward(s->x0, s->emb_mean, s->emb_rstd, s->emb_sum, p->emb_ln_w, p->emb_ln_b, N, C, LAYERNORM_EPS);
     dropout_forward(s->x0, N * C, s->dropout_p, seed, STREAM_EMB);
     for (int64_t l = 0; l < L; l++)
-        block_forward(s, l, l == 0 ? s->x0 : s->h2 + (l - 1) * s->max_rows * C);
+        NERC_TRY(block_forward(s, l, l == 0 ? s->x0 : s->h2 + (l - 1) * s->max_rows * C));
     memcpy(s->cls_in, s->h2 + (L - 1) * s->max_rows * C, (size_t)(N * C) * sizeof(float));
     dropout_forward(s->cls_in, N * C, s->dropout_p, seed, STREAM_CLS);
-    linear_forward(s->logits, s->cls_in, p->cls_w, p->cls_b, N, C, K);
-    return NERC_OK;
+    return linear(s, 4 * (int32_t)L, s->logits, s->cls_in, p->cls_w, p->cls_b, C, K);
 }
 
 nerc_status distilbert_loss(struct nerc_state *s, const nerc_batch *b, double norm, double *loss) {
