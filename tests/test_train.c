@@ -12,6 +12,7 @@
 #include "io/safetensors.h"
 #include "nerc.h"
 #include "test.h"
+#include "train/optim.h"
 
 #define TINY SHARED_DIR "/fixtures/model/tiny"
 static char tmp[64];
@@ -225,6 +226,61 @@ static void test_nan_stops(void) {
     free(out);
 }
 
+static int count_checkpoints(const char *out, int *has_first, int *has_last, int first, int last) {
+    int n = 0;
+    for (int step = 1; step <= 64; step++) {
+        char name[64];
+        snprintf(name, sizeof name, "checkpoint-%d", step);
+        char *d = fs_join(out, name);
+        if (fs_exists(d)) {
+            n++;
+            *has_first |= step == first;
+            *has_last |= step == last;
+        }
+        free(d);
+    }
+    return n;
+}
+
+/* --patience stops after N evaluations without a better F1; --save-total-limit
+ * keeps the newest checkpoints and always the best; warmup ramps the lr. */
+static void test_patience_limit_warmup(void) {
+    char *out = out_dir("patience");
+    watch w = {0};
+    nerc_train_params p = base_params(out);
+    p.max_steps = 10;
+    p.eval_every = 1;
+    p.patience = 1;
+    p.lr = 1e-6; /* the tiny model predicts O everywhere: F1 stays 0, never improves */
+    p.user = &w;
+    nerc_train_result res;
+    CHECK_OK(nerc_train(&p, &res));
+    CHECK_MSG(res.early_stopped && res.steps == 2, "patience 1: stopped=%d after %lld steps", res.early_stopped,
+              (long long)res.steps);
+    free(out);
+
+    out = out_dir("limit");
+    p = base_params(out);
+    p.max_steps = 6;
+    p.eval_every = 1;
+    p.save_total_limit = 2;
+    p.lr = 1e-6;
+    p.user = &w;
+    CHECK_OK(nerc_train(&p, &res));
+    int has_best = 0, has_last = 0;
+    int n = count_checkpoints(out, &has_best, &has_last, (int)res.best_step, 6);
+    CHECK_MSG(n == 2 && has_best && has_last, "save_total_limit 2: %d checkpoints, best(%lld) %d, newest %d", n,
+              (long long)res.best_step, has_best, has_last);
+    free(out);
+
+    CHECK_NEAR(lr_linear(1.0, 0, 2, 10), 0.0, 1e-15);
+    CHECK_NEAR(lr_linear(1.0, 1, 2, 10), 0.5, 1e-15);
+    CHECK_NEAR(lr_linear(1.0, 2, 2, 10), 1.0, 1e-15);
+    CHECK_NEAR(lr_linear(1.0, 6, 2, 10), 0.5, 1e-15);
+    CHECK_NEAR(lr_linear(1.0, 10, 2, 10), 0.0, 1e-15);
+    printf("  patience 1 stops after 2 steps; save_total_limit 2 keeps best + newest; warmup schedule\n");
+}
+
 int main(void) {
     snprintf(tmp, sizeof tmp, "/tmp/nerc_test_train_XXXXXX");
     if (!mkdtemp(tmp))
@@ -238,6 +294,7 @@ int main(void) {
     test_resume_and_determinism();
     test_grad_accum();
     test_nan_stops();
+    test_patience_limit_warmup();
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmp);
     if (system(cmd) != 0)
