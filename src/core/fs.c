@@ -118,7 +118,7 @@ nerc_status fs_atomic_write(fs_atomic *a, const void *buf, size_t n) {
     return NERC_OK;
 }
 
-static void fsync_parent_dir(const char *path) {
+void fs_fsync_parent_dir(const char *path) {
     char *copy = strdup(path);
     if (!copy)
         return;
@@ -142,7 +142,7 @@ nerc_status fs_atomic_commit(fs_atomic *a) {
     if (st != NERC_OK)
         unlink(a->tmp_path);
     else
-        fsync_parent_dir(a->path);
+        fs_fsync_parent_dir(a->path);
     atomic_free(a);
     return st;
 }

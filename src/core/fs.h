@@ -26,6 +26,9 @@ void fs_atomic_abort(fs_atomic *a);         /* removes the temp file; frees a */
 /* Whole-buffer convenience wrapper around the above. */
 nerc_status fs_write_file_atomic(const char *path, const void *buf, size_t n);
 
+/* fsync of the directory holding `path`, so a rename into it is durable. */
+void fs_fsync_parent_dir(const char *path);
+
 /* mkdir -p (mode 0755). */
 nerc_status fs_mkdirs(const char *path);
 int fs_exists(const char *path);

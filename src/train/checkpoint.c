@@ -116,8 +116,10 @@ nerc_status checkpoint_save(trainer *t) {
         st = remove_tree(final); /* a checkpoint of the same step from an earlier run */
     if (st == NERC_OK && rename(tmp, final) != 0)
         st = nerc_errorf(NERC_ERR_IO, "cannot rename %s to %s: %s", tmp, final, strerror(errno));
-    if (st == NERC_OK)
+    if (st == NERC_OK) {
+        fs_fsync_parent_dir(final);
         t->last_checkpoint = t->step;
+    }
     free(tmp);
     free(final);
     return st;
