@@ -46,4 +46,11 @@ nerc_status ds_builder_finish(ds_builder *b, const nerc_label_set *labels, int32
 /* 1 if s[0..n) is valid UTF-8 without NUL bytes. */
 int utf8_valid(const char *s, size_t n);
 
+/* Feeds every line of data (split at '\n'; the last may lack one) to
+ * fn(ctx, line, len, lineno), then finishes the builder into *out. On any
+ * failure the builder is freed and the failing status returned. */
+typedef nerc_status (*ds_line_fn)(void *ctx, const char *line, size_t len, int32_t lineno);
+nerc_status ds_builder_parse_lines(ds_builder *b, const char *data, size_t len, ds_line_fn fn, void *ctx,
+                                   const nerc_label_set *labels, nerc_dataset **out);
+
 #endif

@@ -40,7 +40,8 @@ static conll_cols split_line(const char *line, size_t len) {
     return c;
 }
 
-static nerc_status parse_line(ds_builder *b, const char *line, size_t len, int32_t lineno) {
+static nerc_status parse_line(void *ctx, const char *line, size_t len, int32_t lineno) {
+    ds_builder *b = ctx;
     if (!utf8_valid(line, len))
         return nerc_errorf(NERC_ERR_FORMAT, "%s:%d: invalid UTF-8 (or a NUL byte)", b->name, (int)lineno);
     conll_cols c = split_line(line, len);
@@ -61,25 +62,7 @@ nerc_status nerc_dataset_parse_conll(nerc_dataset **out, const char *data, size_
         return nerc_errorf(NERC_ERR_ARG, "%s: no data", name);
     ds_builder b;
     NERC_TRY(ds_builder_init(&b, name));
-    int32_t lineno = 0;
-    size_t pos = 0;
-    nerc_status st = NERC_OK;
-    while (pos < len) {
-        const char *nl = memchr(data + pos, '\n', len - pos);
-        size_t line_len = nl ? (size_t)(nl - (data + pos)) : len - pos;
-        if (lineno == INT32_MAX) {
-            st = nerc_errorf(NERC_ERR_FORMAT, "%s: too many lines", name);
-            goto fail;
-        }
-        lineno++;
-        if ((st = parse_line(&b, data + pos, line_len, lineno)))
-            goto fail;
-        pos += line_len + (nl != NULL);
-    }
-    return ds_builder_finish(&b, labels, lineno, out);
-fail:
-    ds_builder_free(&b);
-    return st;
+    return ds_builder_parse_lines(&b, data, len, parse_line, &b, labels, out);
 }
 
 nerc_status nerc_dataset_read_conll(nerc_dataset **out, const char *path, const nerc_label_set *labels) {

@@ -391,3 +391,24 @@ int64_t nerc_dataset_count_entities(const nerc_dataset *ds) {
     }
     return n;
 }
+
+nerc_status ds_builder_parse_lines(ds_builder *b, const char *data, size_t len, ds_line_fn fn, void *ctx,
+                                   const nerc_label_set *labels, nerc_dataset **out) {
+    int32_t lineno = 0;
+    size_t pos = 0;
+    nerc_status st = NERC_OK;
+    while (st == NERC_OK && pos < len) {
+        const char *nl = memchr(data + pos, '\n', len - pos);
+        size_t line_len = nl ? (size_t)(nl - (data + pos)) : len - pos;
+        if (lineno == INT32_MAX) {
+            st = nerc_errorf(NERC_ERR_FORMAT, "%s: too many lines", b->name);
+            break;
+        }
+        st = fn(ctx, data + pos, line_len, ++lineno);
+        pos += line_len + (nl != NULL);
+    }
+    if (st == NERC_OK)
+        return ds_builder_finish(b, labels, lineno, out);
+    ds_builder_free(b);
+    return st;
+}

@@ -96,7 +96,10 @@ static nerc_status add_sentence(jsonl_reader *r, json_t *obj, int32_t line) {
     return ds_builder_end_sentence(r->b, 1);
 }
 
-static nerc_status parse_json_line(jsonl_reader *r, const char *line, size_t len, int32_t lineno) {
+static nerc_status parse_json_line(void *ctx, const char *line, size_t len, int32_t lineno) {
+    jsonl_reader *r = ctx;
+    if (blank(line, len))
+        return NERC_OK;
     json_error_t jerr;
     json_t *obj = json_loadb(line, len, 0, &jerr);
     if (!obj)
@@ -117,25 +120,7 @@ nerc_status nerc_dataset_parse_jsonl(nerc_dataset **out, const char *data, size_
     ds_builder b;
     NERC_TRY(ds_builder_init(&b, name));
     jsonl_reader r = {&b, labels, params, 0};
-    int32_t lineno = 0;
-    size_t pos = 0;
-    nerc_status st = NERC_OK;
-    while (pos < len) {
-        const char *nl = memchr(data + pos, '\n', len - pos);
-        size_t line_len = nl ? (size_t)(nl - (data + pos)) : len - pos;
-        if (lineno == INT32_MAX) {
-            st = nerc_errorf(NERC_ERR_FORMAT, "%s: too many lines", name);
-            goto fail;
-        }
-        lineno++;
-        if (!blank(data + pos, line_len) && (st = parse_json_line(&r, data + pos, line_len, lineno)))
-            goto fail;
-        pos += line_len + (nl != NULL);
-    }
-    return ds_builder_finish(&b, labels, lineno, out);
-fail:
-    ds_builder_free(&b);
-    return st;
+    return ds_builder_parse_lines(&b, data, len, parse_json_line, &r, labels, out);
 }
 
 nerc_status nerc_dataset_read_jsonl(nerc_dataset **out, const char *path, const nerc_label_set *labels,
