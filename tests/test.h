@@ -6,6 +6,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <string.h>
 
 static int test_checks = 0, test_failed = 0;
 
@@ -45,6 +46,18 @@ static int test_checks = 0, test_failed = 0;
 
 /* Path of the shared fixtures, relative to the repository root (tests run there). */
 #define SHARED_DIR "../shared"
+
+/* Decodes a hex string ("c3a9") into out; returns the byte count (the
+ * fixtures carry exact UTF-8 bytes as hex). */
+static inline size_t test_hex_decode(const char *hex, char *out) {
+    size_t n = strlen(hex) / 2;
+    for (size_t i = 0; i < n; i++) {
+        unsigned v = 0;
+        sscanf(hex + 2 * i, "%2x", &v);
+        out[i] = (char)v;
+    }
+    return n;
+}
 
 static inline int test_report(const char *name) {
     printf("%s: %d checks, %d failed -> %s\n", name, test_checks, test_failed,

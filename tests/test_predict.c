@@ -178,16 +178,6 @@ static void test_agg_shared_char(void) {
 
 /* ---- raw text: offsets of every entity ------------------------------------------- */
 
-static size_t hex_decode(const char *hex, char *out) {
-    size_t n = strlen(hex) / 2;
-    for (size_t i = 0; i < n; i++) {
-        unsigned v = 0;
-        sscanf(hex + 2 * i, "%2x", &v);
-        out[i] = (char)v;
-    }
-    return n;
-}
-
 static int32_t code_points(const char *s, size_t n) {
     int32_t cp = 0;
     for (size_t i = 0; i < n; i++)
@@ -218,7 +208,7 @@ static void raw_line(raw_check *rc, const json_t *obj) {
     const char *hex = json_string_value(json_object_get(obj, "utf8_hex"));
     const json_t *ids = json_object_get(obj, "input_ids");
     char *text = malloc(hex ? strlen(hex) / 2 + 1 : 1);
-    size_t len = hex ? hex_decode(hex, text) : 0;
+    size_t len = hex ? test_hex_decode(hex, text) : 0;
     for (int a = 0; a < N_AGG; a++) {
         nerc_prediction p;
         nerc_status st = nerc_predict_text(rc->pr[a], text, len, &p);

@@ -91,16 +91,6 @@ static void check_conll(const nerc_tokenizer *tok, const char *label) {
 
 /* ---- raw text -------------------------------------------------------------------- */
 
-static size_t hex_decode(const char *hex, char *out) {
-    size_t n = strlen(hex) / 2;
-    for (size_t i = 0; i < n; i++) {
-        unsigned v = 0;
-        sscanf(hex + 2 * i, "%2x", &v);
-        out[i] = (char)v;
-    }
-    return n;
-}
-
 static int spans_equal(const json_t *arr, const int32_t *spans, int32_t n) {
     if (json_array_size(arr) != (size_t)n)
         return 0;
@@ -135,7 +125,7 @@ static void raw_line(const json_t *obj, void *user) {
     golden_state *st = user;
     const char *hex = json_string_value(json_object_get(obj, "utf8_hex"));
     char *text = malloc(hex ? strlen(hex) / 2 + 1 : 1);
-    size_t len = hex ? hex_decode(hex, text) : 0;
+    size_t len = hex ? test_hex_decode(hex, text) : 0;
     nerc_encoding e;
     nerc_status s = nerc_tokenizer_encode(st->tok, text, len, &e);
     if (s == NERC_OK && encoding_matches(st->tok, &e, obj))
