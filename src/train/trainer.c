@@ -264,6 +264,9 @@ static json_t *eval_json(const trainer *t, const char *split, const nerc_eval_re
 static nerc_status evaluate_split(trainer *t, const char *split, const nerc_dataset *ds, const nerc_encoded *enc,
                                   nerc_eval_result *r) {
     nerc_eval_params ep = eval_params(t);
+    char msg[160];
+    snprintf(msg, sizeof msg, "evaluating on the %s split (%d sentences)...", split, ds->n_sents);
+    info(t, msg);
     NERC_TRY(nerc_evaluate(t->m, t->s, ds, enc, &ep, r));
     nerc_train_event ev = {.kind = NERC_EVENT_EVAL, .split = split, .eval = r};
     emit(t, &ev);
@@ -418,7 +421,26 @@ static nerc_status check_params(const nerc_train_params *p) {
     return NERC_OK;
 }
 
+/* One line that says what this run will do. */
+static void describe_run(const trainer *t) {
+    const nerc_train_params *p = t->p;
+    char labels[256] = "", msg[1024];
+    size_t at = 0;
+    for (int32_t i = 0; i < t->m->cfg.n_labels && at + 1 < sizeof labels; i++)
+        at += (size_t)snprintf(labels + at, sizeof labels - at, "%s%s", i ? " " : "", t->m->cfg.labels[i]);
+    snprintf(msg, sizeof msg,
+             "model %s%s: %.1fM parameters, %d labels (%s); %lld steps (%lld per epoch), batch %d x %d, lr %g "
+             "linear with %lld warmup steps, weight decay %g, dropout %g, label mode %s, seed %llu, %d threads",
+             p->model, p->init_random ? " (random init)" : "", (double)t->m->n_params / 1e6, t->m->cfg.n_labels, labels,
+             (long long)t->total_steps, (long long)t->steps_per_epoch, p->batch_size, p->grad_accum, p->lr,
+             (long long)t->warmup_steps, p->weight_decay, (double)t->m->cfg.dropout,
+             p->label_mode == NERC_LABEL_FIRST_PIECE ? "first sub-token" : p->label_mode == NERC_LABEL_ALL_COPY ? "all (copy)" : "all (b-to-i)",
+             (unsigned long long)p->seed, nerc_get_threads());
+    info(t, msg);
+}
+
 static nerc_status start_or_resume(trainer *t) {
+    describe_run(t);
     int64_t latest = t->p->resume ? checkpoint_latest(t->p->out) : -1;
     if (t->p->resume && latest < 0)
         info(t, "no checkpoint to resume from: starting from scratch");
