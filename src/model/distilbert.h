@@ -71,6 +71,7 @@ struct nerc_state {
     float *emb_sum;           /* (N, C) word + position embeddings */
     float *emb_mean, *emb_rstd; /* (N) */
     float *x0;                /* (N, C) embeddings output */
+    /* per-block activations: L slots in training, 1 shared slot in inference */
     float *qkv;               /* (L, N, 3C) */
     float *att;               /* (L, H*A) softmax probabilities (before dropout) */
     float *ctx;               /* (L, N, C) */
@@ -122,7 +123,8 @@ nerc_status distilbert_loss(struct nerc_state *s, const nerc_batch *b, double no
 /* Accumulates parameter gradients (call after distilbert_loss). */
 nerc_status distilbert_backward(struct nerc_state *s, const nerc_batch *b);
 
-/* Output of block `layer` (or the embeddings for layer -1) of the last forward. */
+/* Output of block `layer` (or the embeddings for layer -1) of the last forward.
+ * An inference state keeps only the last block's output. */
 const float *distilbert_hidden(const struct nerc_state *s, int32_t layer);
 
 #endif

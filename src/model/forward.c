@@ -35,7 +35,9 @@ static void carve_apply(const carve *c, int n, float *base) {
 
 static nerc_status state_alloc_acts(struct nerc_state *s) {
     const distilbert_config *c = &s->m->cfg;
-    int64_t N = s->max_rows, C = c->dim, F = c->hidden_dim, L = c->n_layers, K = c->n_labels,
+    /* Training keeps every block's activations for the backward pass; inference
+     * reuses one slot for all blocks (a block's input is dead once its output is written). */
+    int64_t N = s->max_rows, C = c->dim, F = c->hidden_dim, L = s->training ? c->n_layers : 1, K = c->n_labels,
             HA = (int64_t)c->n_heads * s->max_att;
     carve acts[] = {
         {&s->emb_sum, N * C},  {&s->emb_mean, N},     {&s->emb_rstd, N},     {&s->x0, N * C},
@@ -169,8 +171,11 @@ void nerc_state_zero_grad(nerc_state *s) {
 
 const float *nerc_state_logits(const nerc_state *s) { return s->logits; }
 
+/* Activation slot of block l: its own in training, a shared one in inference. */
+static int64_t slot(const struct nerc_state *s, int64_t l) { return s->training ? l : 0; }
+
 const float *distilbert_hidden(const struct nerc_state *s, int32_t layer) {
-    return layer < 0 ? s->x0 : s->h2 + (int64_t)layer * s->max_rows * s->m->cfg.dim;
+    return layer < 0 ? s->x0 : s->h2 + slot(s, layer) * s->max_rows * s->m->cfg.dim;
 }
 
 /* ---- batch checks ------------------------------------------------------------ */
@@ -255,22 +260,23 @@ static nerc_status block_forward(struct nerc_state *s, int64_t l, const float *x
     const distilbert_config *c = &s->m->cfg;
     const distilbert_params *p = &s->m->p;
     int64_t N = s->n_rows, R = s->max_rows, C = c->dim, F = c->hidden_dim, H = c->n_heads;
-    float *qkv = s->qkv + l * R * 3 * C, *att = s->att + l * H * s->max_att, *ctx = s->ctx + l * R * C;
-    float *res1 = s->res1 + l * R * C, *h1 = s->h1 + l * R * C, *fc1 = s->fc1 + l * R * F;
-    float *act = s->fc1_act + l * R * F, *res2 = s->res2 + l * R * C, *h2 = s->h2 + l * R * C;
+    int64_t sl = slot(s, l);
+    float *qkv = s->qkv + sl * R * 3 * C, *att = s->att + sl * H * s->max_att, *ctx = s->ctx + sl * R * C;
+    float *res1 = s->res1 + sl * R * C, *h1 = s->h1 + sl * R * C, *fc1 = s->fc1 + sl * R * F;
+    float *act = s->fc1_act + sl * R * F, *res2 = s->res2 + sl * R * C, *h2 = s->h2 + sl * R * C;
     int32_t li = 4 * (int32_t)l;
     NERC_TRY(linear(s, li, qkv, x, p->qkv_w + l * 3 * C * C, p->qkv_b + l * 3 * C, C, 3 * C));
     attention_forward(ctx, att, qkv, &s->lay, C, H, s->att_dropout_p, s->dropout_seed, STREAM_ATT(l));
     NERC_TRY(linear(s, li + 1, res1, ctx, p->out_w + l * C * C, p->out_b + l * C, C, C));
     add_inplace(res1, x, N * C);
-    layernorm_forward(h1, s->ln1_mean + l * R, s->ln1_rstd + l * R, res1, p->ln1_w + l * C, p->ln1_b + l * C, N, C,
+    layernorm_forward(h1, s->ln1_mean + sl * R, s->ln1_rstd + sl * R, res1, p->ln1_w + l * C, p->ln1_b + l * C, N, C,
                       LAYERNORM_EPS);
     NERC_TRY(linear(s, li + 2, fc1, h1, p->fc1_w + l * F * C, p->fc1_b + l * F, C, F));
     activation_forward(c, act, fc1, N * F);
     NERC_TRY(linear(s, li + 3, res2, act, p->fc2_w + l * C * F, p->fc2_b + l * C, F, C));
     dropout_forward(res2, N * C, s->dropout_p, s->dropout_seed, STREAM_FFN(l));
     add_inplace(res2, h1, N * C);
-    layernorm_forward(h2, s->ln2_mean + l * R, s->ln2_rstd + l * R, res2, p->ln2_w + l * C, p->ln2_b + l * C, N, C,
+    layernorm_forward(h2, s->ln2_mean + sl * R, s->ln2_rstd + sl * R, res2, p->ln2_w + l * C, p->ln2_b + l * C, N, C,
                       LAYERNORM_EPS);
     return NERC_OK;
 }
@@ -287,8 +293,8 @@ nerc_status distilbert_forward(struct nerc_state *s, const nerc_batch *b, int tr
     layernorm_forward(s->x0, s->emb_mean, s->emb_rstd, s->emb_sum, p->emb_ln_w, p->emb_ln_b, N, C, LAYERNORM_EPS);
     dropout_forward(s->x0, N * C, s->dropout_p, seed, STREAM_EMB);
     for (int64_t l = 0; l < L; l++)
-        NERC_TRY(block_forward(s, l, l == 0 ? s->x0 : s->h2 + (l - 1) * s->max_rows * C));
-    memcpy(s->cls_in, s->h2 + (L - 1) * s->max_rows * C, (size_t)(N * C) * sizeof(float));
+        NERC_TRY(block_forward(s, l, l == 0 ? s->x0 : distilbert_hidden(s, (int32_t)l - 1)));
+    memcpy(s->cls_in, distilbert_hidden(s, (int32_t)L - 1), (size_t)(N * C) * sizeof(float));
     dropout_forward(s->cls_in, N * C, s->dropout_p, seed, STREAM_CLS);
     return linear(s, 4 * (int32_t)L, s->logits, s->cls_in, p->cls_w, p->cls_b, C, K);
 }
@@ -365,7 +371,7 @@ nerc_status distilbert_backward(struct nerc_state *s, const nerc_batch *b) {
     linear_backward(s->d_out, s->g.cls_w, s->g.cls_b, s->d_logits, s->cls_in, p->cls_w, N, C, K);
     dropout_backward(s->d_out, N * C, s->dropout_p, s->dropout_seed, STREAM_CLS);
     for (int64_t l = L - 1; l >= 0; l--) {
-        block_backward(s, l, l == 0 ? s->x0 : s->h2 + (l - 1) * s->max_rows * C);
+        block_backward(s, l, l == 0 ? s->x0 : distilbert_hidden(s, (int32_t)l - 1));
         float *t = s->d_out; /* the block's input gradient feeds the block below */
         s->d_out = s->d_in;
         s->d_in = t;
