@@ -21,6 +21,9 @@ static int run(const char *args, char *out, size_t cap) {
         return -1;
     size_t n = fread(out, 1, cap - 1, p);
     out[n] = '\0';
+    char drain[4096]; /* read the rest, or the child dies of SIGPIPE */
+    while (fread(drain, 1, sizeof drain, p) > 0) {
+    }
     int st = pclose(p);
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
