@@ -139,14 +139,9 @@ static nerc_status load_vocab_txt(nerc_tokenizer *tok, const char *path) {
 
 /* ---- JSON helpers ------------------------------------------------------------ */
 
-static nerc_status json_load_path(const char *path, json_t **root) {
-    char *data = NULL;
-    size_t len = 0;
-    *root = NULL;
-    NERC_TRY(fs_read_file(path, TOK_MAX_FILE, &data, &len));
+static nerc_status json_parse_object(const char *data, size_t len, const char *path, json_t **root) {
     json_error_t err;
     *root = json_loadb(data, len, JSON_REJECT_DUPLICATES, &err);
-    free(data);
     if (!*root)
         return nerc_errorf(NERC_ERR_FORMAT, "%s:%d:%d: invalid JSON: %s", path, err.line, err.column, err.text);
     if (!json_is_object(*root)) {
@@ -155,6 +150,16 @@ static nerc_status json_load_path(const char *path, json_t **root) {
         return nerc_errorf(NERC_ERR_FORMAT, "%s: top level is not a JSON object", path);
     }
     return NERC_OK;
+}
+
+static nerc_status json_load_path(const char *path, json_t **root) {
+    char *data = NULL;
+    size_t len = 0;
+    *root = NULL;
+    NERC_TRY(fs_read_file(path, TOK_MAX_FILE, &data, &len));
+    nerc_status st = json_parse_object(data, len, path, root);
+    free(data);
+    return st;
 }
 
 /* A boolean field: absent or null gives `def`; anything else but true/false is an error. */
@@ -458,18 +463,50 @@ static nerc_status parse_tokenizer_json(nerc_tokenizer *tok, const json_t *root,
     return parse_json_padding(tok, json_object_get(root, "padding"), path);
 }
 
+/* Builds a tokenizer from a parsed tokenizer.json root (consumed). */
+static nerc_status tokenizer_from_json(nerc_tokenizer **out, json_t *root, nerc_status parsed, const char *path) {
+    nerc_tokenizer *tok = tokenizer_new();
+    nerc_status s = parsed;
+    if (s == NERC_OK && !tok)
+        s = nerc_errorf(NERC_ERR_NOMEM, "%s: out of memory", path);
+    if (s == NERC_OK)
+        s = parse_tokenizer_json(tok, root, path);
+    json_decref(root);
+    if (s != NERC_OK) {
+        nerc_tokenizer_free(tok);
+        return s;
+    }
+    *out = tok;
+    return NERC_OK;
+}
+
 nerc_status nerc_tokenizer_load_file(nerc_tokenizer **out, const char *path) {
     if (!out || !path)
         return nerc_errorf(NERC_ERR_ARG, "nerc_tokenizer_load_file: NULL argument");
     *out = NULL;
     json_t *root = NULL;
+    nerc_status s = json_load_path(path, &root);
+    return tokenizer_from_json(out, root, s, path);
+}
+
+nerc_status tokenizer_parse_json(nerc_tokenizer **out, const char *data, size_t len, const char *name) {
+    *out = NULL;
+    json_t *root = NULL;
+    nerc_status s = json_parse_object(data, len, name, &root);
+    return tokenizer_from_json(out, root, s, name);
+}
+
+nerc_status tokenizer_parse_vocab(nerc_tokenizer **out, const char *data, size_t len, const char *name) {
+    *out = NULL;
     nerc_tokenizer *tok = tokenizer_new();
     if (!tok)
-        return nerc_errorf(NERC_ERR_NOMEM, "%s: out of memory", path);
-    nerc_status s = json_load_path(path, &root);
+        return nerc_errorf(NERC_ERR_NOMEM, "%s: out of memory", name);
+    nerc_status s = len ? parse_vocab_txt(&tok->vocab, name, data, len)
+                        : nerc_errorf(NERC_ERR_FORMAT, "%s: empty vocabulary", name);
+    json_t *defaults = json_object();
     if (s == NERC_OK)
-        s = parse_tokenizer_json(tok, root, path);
-    json_decref(root);
+        s = defaults ? apply_tokenizer_config(tok, defaults, name) : nerc_errorf(NERC_ERR_NOMEM, "out of memory");
+    json_decref(defaults);
     if (s != NERC_OK) {
         nerc_tokenizer_free(tok);
         return s;

@@ -29,4 +29,9 @@ struct nerc_tokenizer {
     int32_t template_suffix[TOK_MAX_TEMPLATE], n_template_suffix; /* ids after $A */
 };
 
+/* Parsers of in-memory tokenizer files (fuzzing, tests): a tokenizer.json, or a
+ * vocab.txt with tokenizer_config.json's defaults. `name` labels messages. */
+nerc_status tokenizer_parse_json(nerc_tokenizer **out, const char *data, size_t len, const char *name);
+nerc_status tokenizer_parse_vocab(nerc_tokenizer **out, const char *data, size_t len, const char *name);
+
 #endif
