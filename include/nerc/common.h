@@ -17,6 +17,11 @@
 extern "C" {
 #endif
 
+#define NERC_VERSION "0.1.0"
+
+/* "nerc 0.1.0 (oneDNN 2.6.3, ...)": the library and the versions it runs on. */
+const char *nerc_version_string(void);
+
 typedef enum {
     NERC_OK = 0,
     NERC_ERR_IO,      /* a file could not be opened, read or written */

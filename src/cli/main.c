@@ -23,7 +23,7 @@ static const command commands[] = {
 
 static void usage(FILE *out) {
     fprintf(out, "nerc — named-entity recognition in C (DistilBERT token classification)\n\n"
-                 "usage: nerc <command> [options]   (nerc <command> --help for details)\n\ncommands:\n");
+                 "usage: nerc <command> [options]   (nerc <command> --help for details; nerc --version)\n\ncommands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].help);
 }
@@ -32,6 +32,10 @@ int main(int argc, char **argv) {
     if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
+    }
+    if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
+        printf("%s\n", nerc_version_string());
+        return 0;
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (!strcmp(argv[1], commands[i].name))
