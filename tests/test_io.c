@@ -286,6 +286,18 @@ static void test_real_size(void) {
         return;
     CHECK_MSG(nerc_model_num_params(m) == 66369801, "%lld params", (long long)nerc_model_num_params(m));
     CHECK(m->p.word_emb[0] == 0.0f && m->p.emb_ln_w[0] == 1.0f && m->p.qkv_b[0] == 0.0f);
+    /* HF _init_weights: Linear and Embedding weights ~ N(0, initializer_range = 0.02) */
+    const float *w[3] = {m->p.word_emb + 768, m->p.qkv_w, m->p.fc1_w};
+    const int64_t n[3] = {768LL * 30521, 6LL * 3 * 768 * 768, 6LL * 3072 * 768};
+    for (int k = 0; k < 3; k++) {
+        double sum = 0, sq = 0;
+        for (int64_t i = 0; i < n[k]; i++) {
+            sum += w[k][i];
+            sq += (double)w[k][i] * w[k][i];
+        }
+        double mean = sum / (double)n[k], sd = sqrt(sq / (double)n[k] - mean * mean);
+        CHECK_MSG(fabs(mean) < 1e-4 && fabs(sd - 0.02) < 2e-4, "init tensor %d: mean %.3g sd %.5f", k, mean, sd);
+    }
     char *d = tmp_path("real");
     CHECK_OK(nerc_model_save(m, d));
     nerc_model *back = NULL;
