@@ -62,14 +62,8 @@ nerc_status nerc_eval_state_init(nerc_state **out, const nerc_model *m, const ne
 }
 
 void argmax_rows(int32_t *pred, const float *logits, int64_t n, int64_t k) {
-    for (int64_t i = 0; i < n; i++) {
-        const float *l = logits + i * k;
-        int32_t best = 0;
-        for (int64_t j = 1; j < k; j++)
-            if (l[j] > l[best])
-                best = (int32_t)j;
-        pred[i] = best;
-    }
+    for (int64_t i = 0; i < n; i++)
+        pred[i] = argmax_row(logits + i * k, k);
 }
 
 /* Runs every batch; fills word predictions and row predictions (dataset rows). */

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "infer/infer.h"
 #include "infer/predict_internal.h"
 
 static const char *const agg_names[] = {"none", "simple", "first", "average", "max"};
@@ -44,22 +45,13 @@ void agg_work_free(agg_work *w) {
     memset(w, 0, sizeof *w);
 }
 
-/* numpy argmax: the first maximum. */
-static int32_t argmax_f(const float *row, int32_t k) {
-    int32_t best = 0;
-    for (int32_t j = 1; j < k; j++)
-        if (row[j] > row[best])
-            best = j;
-    return best;
-}
-
 static const float *row_of(const nerc_agg_input *in, int32_t t) {
     return in->scores + (size_t)t * (size_t)in->n_labels;
 }
 
 static agg_item token_item(const nerc_agg_input *in, int32_t t) {
     const float *row = row_of(in, t);
-    int32_t best = argmax_f(row, in->n_labels);
+    int32_t best = argmax_row(row, in->n_labels);
     return (agg_item){best, row[best], t, t};
 }
 

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 
 #include "core/error.h"
+#include "infer/infer.h"
 #include "infer/predict_internal.h"
 
 /* Windows of `content` sub-tokens starting every `step` until one reaches the end. */
@@ -98,14 +99,6 @@ static void collect_scores(nerc_predictor *pr, int32_t w0, int32_t w1, int32_t *
             if (pr->window[i] == rel)
                 softmax_row(pr->scores + (size_t)i * k, logits + (size_t)row * k, k);
     }
-}
-
-static int32_t argmax_row(const float *row, int32_t k) {
-    int32_t best = 0;
-    for (int32_t j = 1; j < k; j++)
-        if (row[j] > row[best])
-            best = j;
-    return best;
 }
 
 nerc_status predict_batch_run(nerc_predictor *pr) {
