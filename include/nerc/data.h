@@ -91,6 +91,9 @@ nerc_status nerc_dataset_read_jsonl(nerc_dataset **out, const char *path, const 
 nerc_status nerc_dataset_parse_jsonl(nerc_dataset **out, const char *data, size_t len, const char *name,
                                      const nerc_label_set *labels, const nerc_jsonl_params *params);
 
+/* A CoNLL file, or HF JSONL (default keys) when the name ends in .jsonl / .json. */
+nerc_status nerc_dataset_read(nerc_dataset **out, const char *path, const nerc_label_set *labels);
+
 void nerc_dataset_free(nerc_dataset *ds);
 
 /* Entities = chunks of the IOB2 tags (seqeval's default, non-strict rule: a

@@ -133,3 +133,14 @@ nerc_status nerc_dataset_read_jsonl(nerc_dataset **out, const char *path, const 
     free(data);
     return st;
 }
+
+static int has_json_extension(const char *path) {
+    const char *dot = strrchr(path, '.');
+    return dot && (!strcmp(dot, ".jsonl") || !strcmp(dot, ".json"));
+}
+
+nerc_status nerc_dataset_read(nerc_dataset **out, const char *path, const nerc_label_set *labels) {
+    if (has_json_extension(path))
+        return nerc_dataset_read_jsonl(out, path, labels, NULL);
+    return nerc_dataset_read_conll(out, path, labels);
+}

@@ -23,19 +23,6 @@ void nerc_eval_result_free(nerc_eval_result *r) {
     memset(r, 0, sizeof *r);
 }
 
-static int is_jsonl(const char *path) {
-    const char *dot = strrchr(path, '.');
-    return dot && (!strcmp(dot, ".jsonl") || !strcmp(dot, ".json"));
-}
-
-nerc_status read_dataset(nerc_dataset **out, const char *path, const nerc_label_set *labels) {
-    if (is_jsonl(path)) {
-        nerc_jsonl_params jp = nerc_jsonl_default_params();
-        return nerc_dataset_read_jsonl(out, path, labels, &jp);
-    }
-    return nerc_dataset_read_conll(out, path, labels);
-}
-
 nerc_encode_params encode_params_for(const nerc_model *m, int32_t max_length, int32_t stride, nerc_label_mode mode) {
     nerc_encode_params ep = nerc_encode_default_params();
     ep.max_len = max_length < m->cfg.max_positions ? max_length : m->cfg.max_positions;
@@ -215,7 +202,7 @@ nerc_status nerc_evaluate_file(const nerc_model *m, const char *path, const nerc
     const char *tokdir = nerc_model_tokenizer_dir(m);
     nerc_status st = nerc_labels_init(&labels, (const char *const *)m->cfg.labels, m->cfg.n_labels);
     if (st == NERC_OK)
-        st = read_dataset(ds_out, path, &labels);
+        st = nerc_dataset_read(ds_out, path, &labels);
     if (st == NERC_OK)
         st = tokdir ? nerc_tokenizer_load(&tok, tokdir) : nerc_errorf(NERC_ERR_ARG, "the model has no tokenizer files");
     if (st == NERC_OK) {

@@ -4,8 +4,6 @@
 
 #include "nerc/data.h"
 
-/* Reads a CoNLL file, or HF JSONL when the name ends in .jsonl / .json. */
-nerc_status read_dataset(nerc_dataset **out, const char *path, const nerc_label_set *labels);
 /* Encoding parameters capped to the model: max_length <= max_position_embeddings,
  * stride <= (max_length - 2) / 2. */
 struct nerc_model;

@@ -86,12 +86,12 @@ static nerc_status setup_data(trainer *t) {
     nerc_label_set given = {0};
     if (p->labels && p->n_labels > 0)
         NERC_TRY(nerc_labels_init(&given, p->labels, p->n_labels));
-    nerc_status st = read_dataset(&t->train, p->train, p->n_labels > 0 ? &given : NULL);
+    nerc_status st = nerc_dataset_read(&t->train, p->train, p->n_labels > 0 ? &given : NULL);
     nerc_labels_free(&given);
     NERC_TRY(st);
-    NERC_TRY(read_dataset(&t->dev, p->validation, &t->train->labels));
+    NERC_TRY(nerc_dataset_read(&t->dev, p->validation, &t->train->labels));
     if (p->test)
-        NERC_TRY(read_dataset(&t->test, p->test, &t->train->labels));
+        NERC_TRY(nerc_dataset_read(&t->test, p->test, &t->train->labels));
     NERC_TRY(load_model(t));
     const char *tokdir = nerc_model_tokenizer_dir(t->m);
     NERC_TRY(nerc_tokenizer_load(&t->tok, tokdir ? tokdir : p->model));
