@@ -33,7 +33,7 @@ EXAMPLES := $(EXAMPLE_SRC:examples/%.c=$(BUILD)/examples/%)
 LIB      := $(BUILD)/libnerc.a
 NERC     := $(BUILD)/nerc
 
-.PHONY: all test test-release sanitize test-sanitize fuzz fuzz-smoke bench clean
+.PHONY: all test test-release sanitize test-sanitize fuzz fuzz-smoke bench clean layers
 all: $(LIB) $(NERC) $(TESTS) $(BENCHES) $(EXAMPLES)
 
 $(BUILD)/%.o: %.c
@@ -63,12 +63,21 @@ $(BUILD)/bench/%: bench/%.c $(LIB)
 # The README's test command: release tests (gcc), the same tests under
 # ASan+UBSan built with clang (so both compilers build -Werror clean), and
 # every fuzz target in smoke mode. Prints "N passed, N failed" last.
-test:
+test: layers
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory CC=clang BUILD=build-san OPT="-O1" \
 	    SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" all
 	@$(MAKE) --no-print-directory fuzz
 	@tests/run.sh build build-san build-fuzz
+
+# The include layering of src/ and include/ (tools/check_layers.sh), and a
+# planted violation that the check must catch.
+layers:
+	@tools/check_layers.sh
+	@d=$$(mktemp -d) && mkdir -p $$d/src/text $$d/src/model $$d/include && \
+	  printf '#include "model/x.h"\n' > $$d/src/text/bad.c && printf '\n' > $$d/src/model/x.h && \
+	  if tools/check_layers.sh $$d >/dev/null; then echo "layers: the check missed a planted violation"; rm -rf $$d; exit 1; fi; \
+	  rm -rf $$d
 
 test-release: all
 	@tests/run.sh build

@@ -39,9 +39,9 @@ static double forward_flops(const nerc_model *m, const nerc_batch *b) {
     return c->n_layers * (2.0 * N * (4 * C * C + 2 * C * F) + att) + 2.0 * N * C * c->n_labels;
 }
 
-static nerc_encoded *encode_split(const char *path, const nerc_label_set *labels, const nerc_tokenizer *tok,
+static nerc_sequences *encode_split(const char *path, const nerc_label_set *labels, const nerc_tokenizer *tok,
                                   nerc_dataset **ds) {
-    nerc_encoded *enc = NULL;
+    nerc_sequences *enc = NULL;
     nerc_encode_params ep = nerc_encode_default_params();
     if (nerc_dataset_read_conll(ds, path, labels) != NERC_OK || nerc_encode_dataset(&enc, *ds, tok, &ep) != NERC_OK) {
         fprintf(stderr, "bench: %s\n", nerc_last_error());
@@ -87,7 +87,7 @@ static void time_training(nerc_model *m, nerc_state *s, nerc_batcher *bt, int st
     adamw_free(&opt);
 }
 
-static double time_inference(nerc_model *m, const nerc_dataset *dev, const nerc_encoded *enc, nerc_precision prec) {
+static double time_inference(nerc_model *m, const nerc_dataset *dev, const nerc_sequences *enc, nerc_precision prec) {
     nerc_state *s = NULL;
     if (nerc_eval_state_init(&s, m, enc, 64) != NERC_OK || nerc_state_set_precision(s, prec) != NERC_OK) {
         fprintf(stderr, "bench: %s\n", nerc_last_error());
@@ -97,7 +97,7 @@ static double time_inference(nerc_model *m, const nerc_dataset *dev, const nerc_
     ep.batch_size = 64;
     nerc_eval_result r;
     double t0 = now_s();
-    if (nerc_evaluate(m, s, dev, enc, &ep, &r) != NERC_OK) {
+    if (nerc_evaluate(s, dev, enc, &ep, &r) != NERC_OK) {
         fprintf(stderr, "bench: %s\n", nerc_last_error());
         exit(1);
     }
@@ -120,8 +120,8 @@ int main(int argc, char **argv) {
         return 1;
     }
     nerc_dataset *train = NULL, *dev = NULL;
-    nerc_encoded *enc = encode_split(SHARED "/data/conll2003/train.txt", &labels, tok, &train);
-    nerc_encoded *enc_dev = encode_split(SHARED "/data/conll2003/dev.txt", &labels, tok, &dev);
+    nerc_sequences *enc = encode_split(SHARED "/data/conll2003/train.txt", &labels, tok, &train);
+    nerc_sequences *enc_dev = encode_split(SHARED "/data/conll2003/dev.txt", &labels, tok, &dev);
     nerc_batcher *bt = NULL;
     nerc_state *s = NULL;
     nerc_batcher_init(&bt, enc, 16);
@@ -150,8 +150,8 @@ int main(int argc, char **argv) {
     printf("  dev inference, bf16 linear layers %.1f sentences/s (%.1f s)\n", dev->n_sents / inf_bf16_s, inf_bf16_s);
     nerc_state_free(s);
     nerc_batcher_free(bt);
-    nerc_encoded_free(enc);
-    nerc_encoded_free(enc_dev);
+    nerc_sequences_free(enc);
+    nerc_sequences_free(enc_dev);
     nerc_dataset_free(train);
     nerc_dataset_free(dev);
     nerc_labels_free(&labels);

@@ -17,7 +17,7 @@ static void exercise(const nerc_dataset *ds) {
         offsets[w + 1] = offsets[w] + n;
     }
     nerc_encode_params p = {7, 2, (nerc_label_mode)(ds->n_words % 3)};
-    nerc_encoded *e = NULL;
+    nerc_sequences *e = NULL;
     if (nerc_encode_pieces(&e, ds, pieces, offsets, 101, 102, &p) == NERC_OK) {
         nerc_batcher *b = NULL;
         if (nerc_batcher_init(&b, e, 3) == NERC_OK) {
@@ -30,7 +30,7 @@ static void exercise(const nerc_dataset *ds) {
             nerc_batcher_free(b);
         }
     }
-    nerc_encoded_free(e);
+    nerc_sequences_free(e);
 done:
     free(offsets);
     free(pieces);

@@ -8,7 +8,7 @@
 
 /* Computes and prints every report the input allows (output goes to /dev/null). */
 static void report_all(const nerc_scorer *sc, FILE *sink) {
-    for (int mode = NERC_EVAL_DEFAULT; mode <= NERC_EVAL_CONLLEVAL; mode++) {
+    for (int mode = NERC_EVAL_MODE_DEFAULT; mode <= NERC_EVAL_MODE_CONLLEVAL; mode++) {
         for (int scheme = NERC_SCHEME_IOB2; scheme <= NERC_SCHEME_BILOU; scheme++) {
             nerc_report rep;
             if (nerc_scorer_report(sc, (nerc_eval_mode)mode, (nerc_scheme)scheme, &rep) == NERC_OK) {
@@ -17,7 +17,7 @@ static void report_all(const nerc_scorer *sc, FILE *sink) {
                 nerc_report_write_json(sink, &rep, "fuzz", NERC_LEVEL_SUBTOKEN);
                 nerc_report_free(&rep);
             }
-            if (mode != NERC_EVAL_STRICT)
+            if (mode != NERC_EVAL_MODE_STRICT)
                 break;
         }
     }

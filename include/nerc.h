@@ -4,10 +4,12 @@
 #define NERC_H
 
 #include "nerc/common.h"
+#include "nerc/batch.h"
 #include "nerc/model.h"
 #include "nerc/text.h"
 #include "nerc/data.h"
 #include "nerc/metrics.h"
+#include "nerc/eval.h"
 #include "nerc/train.h"
 #include "nerc/predict.h"
 

@@ -163,6 +163,17 @@ int main(int argc, char **argv) {
 
     expect_error("train --bogus", 2, "unknown option '--bogus'");
     expect_error("frobnicate", 2, "unknown command 'frobnicate'");
+    /* option scaffolding: choices go through the library's parsers, ranges and required flags are checked */
+    expect_error("eval --model x --data y --label-all-tokens cpy", 2, "--label-all-tokens: unknown label mode 'cpy'");
+    expect_error("train --model x --train y --validation z --out o --label-all-tokens cpy", 2,
+                 "--label-all-tokens: unknown label mode 'cpy'");
+    expect_error("predict --model x --aggregation frist", 2, "--aggregation: ");
+    expect_error("eval --data y", 2, "--model is required");
+    expect_error("train --model x --train y --out o", 2, "--validation is required");
+    expect_error("eval --model x --data y --batch-size 0", 2, "--batch-size must be in [1, 65536], got 0");
+    expect_error("predict --model x --batch-size 4294967297", 2, "--batch-size must be in [1, 65536]");
+    expect_error("score --digits 18 f", 2, "--digits must be in [0, 17], got 18");
+    expect_error("score --format xml f", 2, "--format: unknown report format 'xml'");
 
     const char *cmds[] = {"init", "forward", "train", "eval", "predict", "tokenize", "score"};
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
@@ -178,7 +189,7 @@ int main(int argc, char **argv) {
         snprintf(args, sizeof args, "eval --model %s/fixtures/model/tiny --data %s/data.txt --precision bf16 --format json",
                  SHARED_DIR, tmp);
         CHECK_MSG(run(args, out2, sizeof out2) == 0 && strstr(out2, "overall_f1"), "eval --precision bf16: %s", out2);
-        expect_error("eval --model x --data y --precision fp8", 2, "--precision must be fp32 or bf16");
+        expect_error("eval --model x --data y --precision fp8", 2, "--precision: unknown precision 'fp8'");
     }
     /* --recipe hf-notebook turns on label_all_tokens and the sub-token-level metric */
     char out[8192];

@@ -148,7 +148,7 @@ static int32_t check_fixture_sentences(const nerc_dataset *ds, const fixture *fx
         if (n > 1024)
             continue;
         nerc_status st = nerc_align_labels(ids, labels, fx->pieces, fx->offsets + w0, ds->tags + w0, nw, 101, 102,
-                                           NERC_LABEL_FIRST_PIECE, NULL, ds->labels.n);
+                                           NERC_LABEL_MODE_FIRST_PIECE, NULL, ds->labels.n);
         ok += st == NERC_OK && same_ids(ids, n, json_object_get(fx->lines[s], "input_ids")) &&
               same_ids(labels, n, json_object_get(fx->lines[s], "labels"));
     }
@@ -156,7 +156,7 @@ static int32_t check_fixture_sentences(const nerc_dataset *ds, const fixture *fx
 }
 
 /* The encoded dataset (no sentence needs a window) must match too. */
-static int32_t check_fixture_encoded(const nerc_encoded *e, const fixture *fx) {
+static int32_t check_fixture_encoded(const nerc_sequences *e, const fixture *fx) {
     int32_t ok = 0;
     for (int32_t k = 0; k < e->n_seqs; k++) {
         int32_t off = e->seq_offsets[k], n = e->seq_offsets[k + 1] - off, s = e->seq_sent[k];
@@ -183,7 +183,7 @@ static void test_fixture_alignment(void) {
         printf("  alignment from word_pieces: %d / %d sentences identical (input_ids and labels)\n", (int)ok,
                (int)ds->n_sents);
         CHECK(ok == 9703);
-        nerc_encoded *e = NULL;
+        nerc_sequences *e = NULL;
         CHECK_OK(nerc_encode_pieces(&e, ds, fx.pieces, fx.offsets, 101, 102, NULL));
         if (e) {
             int32_t ok2 = check_fixture_encoded(e, &fx);
@@ -191,7 +191,7 @@ static void test_fixture_alignment(void) {
                    (int)e->n_windowed);
             CHECK(e->n_seqs == 9703 && ok2 == 9703 && e->n_windowed == 0 && e->n_empty_words == 0);
         }
-        nerc_encoded_free(e);
+        nerc_sequences_free(e);
     } else {
         CHECK_MSG(0, "cannot load %s", WORDPIECES);
     }
@@ -209,13 +209,13 @@ static void test_tokenizer_path(void) {
     CHECK_OK(nerc_tokenizer_load(&tok, SHARED_DIR "/models/distilbert-base-uncased"));
     fixture fx;
     if (ds && tok && load_fixture(&fx, ds)) {
-        nerc_encoded *e = NULL;
+        nerc_sequences *e = NULL;
         CHECK_OK(nerc_encode_dataset(&e, ds, tok, NULL));
         int32_t ok = e ? check_fixture_encoded(e, &fx) : 0;
         printf("  tokenizer + encode: %d / %d sentences identical (input_ids and labels)\n", (int)ok,
                (int)ds->n_sents);
         CHECK(e && e->n_seqs == 9703 && ok == 9703);
-        nerc_encoded_free(e);
+        nerc_sequences_free(e);
         free_fixture(&fx);
     }
     nerc_tokenizer_free(tok);
@@ -238,21 +238,21 @@ static void test_label_modes(void) {
     int32_t first[] = {-100, 3, -100, -100, 0, 5, -100, -100};
     int32_t copy[] = {-100, 3, 3, 3, 0, 5, 5, -100};
     int32_t btoi[] = {-100, 3, 4, 4, 0, 5, 6, -100};
-    CHECK_OK(nerc_align_labels(ids, labels, pieces, offsets, tags, 3, 101, 102, NERC_LABEL_FIRST_PIECE, NULL, 9));
+    CHECK_OK(nerc_align_labels(ids, labels, pieces, offsets, tags, 3, 101, 102, NERC_LABEL_MODE_FIRST_PIECE, NULL, 9));
     CHECK(memcmp(ids, want_ids, sizeof ids) == 0 && memcmp(labels, first, sizeof labels) == 0);
-    CHECK_OK(nerc_align_labels(ids, labels, pieces, offsets, tags, 3, 101, 102, NERC_LABEL_ALL_COPY, NULL, 9));
+    CHECK_OK(nerc_align_labels(ids, labels, pieces, offsets, tags, 3, 101, 102, NERC_LABEL_MODE_COPY, NULL, 9));
     CHECK(memcmp(labels, copy, sizeof labels) == 0);
-    CHECK_OK(nerc_align_labels(ids, labels, pieces, offsets, tags, 3, 101, 102, NERC_LABEL_ALL_B_TO_I, b_to_i, 9));
+    CHECK_OK(nerc_align_labels(ids, labels, pieces, offsets, tags, 3, 101, 102, NERC_LABEL_MODE_B_TO_I, b_to_i, 9));
     CHECK(memcmp(labels, btoi, sizeof labels) == 0);
-    CHECK(nerc_align_labels(ids, labels, pieces, offsets, tags, 3, 101, 102, NERC_LABEL_ALL_B_TO_I, NULL, 9) ==
+    CHECK(nerc_align_labels(ids, labels, pieces, offsets, tags, 3, 101, 102, NERC_LABEL_MODE_B_TO_I, NULL, 9) ==
           NERC_ERR_ARG);
     int32_t bad[] = {3, 9, 0};
-    CHECK(nerc_align_labels(ids, labels, pieces, offsets, bad, 3, 101, 102, NERC_LABEL_FIRST_PIECE, NULL, 9) ==
+    CHECK(nerc_align_labels(ids, labels, pieces, offsets, bad, 3, 101, 102, NERC_LABEL_MODE_FIRST_PIECE, NULL, 9) ==
           NERC_ERR_ARG);
     /* A word without pieces gets no row (HF), the next word keeps its label. */
     int32_t offs0[] = {0, 3, 3, 5};
     int32_t first0[] = {-100, 3, -100, -100, 5, -100, -100};
-    CHECK_OK(nerc_align_labels(ids, labels, pieces, offs0, tags, 3, 101, 102, NERC_LABEL_FIRST_PIECE, NULL, 9));
+    CHECK_OK(nerc_align_labels(ids, labels, pieces, offs0, tags, 3, 101, 102, NERC_LABEL_MODE_FIRST_PIECE, NULL, 9));
     CHECK(memcmp(labels, first0, sizeof first0) == 0);
 
     /* The same through nerc_encode_pieces (b-to-i mode). */
@@ -261,14 +261,14 @@ static void test_label_modes(void) {
     CHECK_OK(nerc_dataset_parse_conll(&ds, text, strlen(text), "mem", &ls));
     if (ds) {
         nerc_encode_params p = nerc_encode_default_params();
-        p.label_mode = NERC_LABEL_ALL_B_TO_I;
-        nerc_encoded *e = NULL;
+        p.label_mode = NERC_LABEL_MODE_B_TO_I;
+        nerc_sequences *e = NULL;
         CHECK_OK(nerc_encode_pieces(&e, ds, pieces, offsets, 101, 102, &p));
         CHECK(e && e->n_tokens == 8 && memcmp(e->labels, btoi, sizeof btoi) == 0);
         uint8_t scoring[] = {0, 1, 0, 0, 1, 1, 0, 0};
         int32_t row_word[] = {-1, 0, 0, 0, 1, 2, 2, -1};
         CHECK(e && memcmp(e->row_scoring, scoring, 8) == 0 && memcmp(e->row_word, row_word, sizeof row_word) == 0);
-        nerc_encoded_free(e);
+        nerc_sequences_free(e);
     }
     nerc_dataset_free(ds);
     nerc_labels_free(&ls);
@@ -333,7 +333,7 @@ static nerc_dataset *long_sentence(int32_t n_words, int32_t **pieces, int32_t **
 }
 
 /* Every word labelled and scored in exactly one window, with its own label. */
-static void check_windows(const nerc_dataset *ds, const nerc_encoded *e, int32_t max_len) {
+static void check_windows(const nerc_dataset *ds, const nerc_sequences *e, int32_t max_len) {
     int32_t *labelled = calloc((size_t)ds->n_words, sizeof *labelled);
     int32_t *scored = calloc((size_t)ds->n_words, sizeof *scored);
     int ok_label = 1, ok_len = 1, ok_edges = 1;
@@ -370,7 +370,7 @@ static void test_windows(void) {
     for (int i = 0; ds && i < 6; i++) {
         nerc_encode_params p = nerc_encode_default_params();
         p.stride = strides[i];
-        nerc_encoded *e = NULL;
+        nerc_sequences *e = NULL;
         CHECK_OK(nerc_encode_pieces(&e, ds, pieces, offsets, 101, 102, &p));
         if (!e)
             continue;
@@ -380,29 +380,29 @@ static void test_windows(void) {
         CHECK(e->n_windowed == 1 && e->n_seqs > 1);
         check_windows(ds, e, 512);
         /* The overlap between consecutive windows is at most `stride` pieces. */
-        nerc_encoded_free(e);
+        nerc_sequences_free(e);
     }
     /* A word with more pieces than a window is clipped, never dropped. */
     if (ds) {
-        nerc_encode_params p = {8, 2, NERC_LABEL_FIRST_PIECE};
+        nerc_encode_params p = {8, 2, NERC_LABEL_MODE_FIRST_PIECE};
         int32_t *big = malloc(((size_t)offsets[1500] + 10) * sizeof *big), *boffs = malloc(1501 * sizeof *boffs);
         boffs[0] = 0;
         for (int32_t w = 0; w < 1500; w++)
             boffs[w + 1] = boffs[w] + (w == 3 ? 10 : offsets[w + 1] - offsets[w]);
         for (int32_t k = 0; k < boffs[1500]; k++)
             big[k] = 7;
-        nerc_encoded *e = NULL;
+        nerc_sequences *e = NULL;
         CHECK_OK(nerc_encode_pieces(&e, ds, big, boffs, 101, 102, &p));
         if (e) {
             CHECK(e->n_clipped_words == 1);
             check_windows(ds, e, 8);
         }
-        nerc_encoded_free(e);
+        nerc_sequences_free(e);
         free(big);
         free(boffs);
-        nerc_encode_params bad = {512, 510, NERC_LABEL_FIRST_PIECE};
+        nerc_encode_params bad = {512, 510, NERC_LABEL_MODE_FIRST_PIECE};
         CHECK(nerc_encode_pieces(&e, ds, pieces, offsets, 101, 102, &bad) == NERC_ERR_ARG);
-        bad = (nerc_encode_params){2, 0, NERC_LABEL_FIRST_PIECE};
+        bad = (nerc_encode_params){2, 0, NERC_LABEL_MODE_FIRST_PIECE};
         CHECK(nerc_encode_pieces(&e, ds, pieces, offsets, 101, 102, &bad) == NERC_ERR_ARG);
     }
     nerc_dataset_free(ds);
@@ -420,8 +420,8 @@ static void test_window_choice(void) {
     offsets[10] = 10;
     nerc_dataset *ds = NULL;
     CHECK_OK(nerc_dataset_parse_conll(&ds, text, strlen(text), "mem", NULL));
-    nerc_encode_params p = {6, 2, NERC_LABEL_FIRST_PIECE};
-    nerc_encoded *e = NULL;
+    nerc_encode_params p = {6, 2, NERC_LABEL_MODE_FIRST_PIECE};
+    nerc_sequences *e = NULL;
     if (ds)
         CHECK_OK(nerc_encode_pieces(&e, ds, pieces, offsets, 101, 102, &p));
     if (e) {
@@ -437,7 +437,7 @@ static void test_window_choice(void) {
                     CHECK_MSG(want[e->row_word[r]] == k, "word %d scored in window %d", (int)e->row_word[r], (int)k);
         check_windows(ds, e, 6);
     }
-    nerc_encoded_free(e);
+    nerc_sequences_free(e);
     e = NULL;
     /* stride 3: windows [0,4) [1,5) ... [6,10); ties go to the earlier window. */
     p.stride = 3;
@@ -452,13 +452,13 @@ static void test_window_choice(void) {
                     CHECK_MSG(want[e->row_word[r]] == k, "word %d scored in window %d", (int)e->row_word[r], (int)k);
         check_windows(ds, e, 6);
     }
-    nerc_encoded_free(e);
+    nerc_sequences_free(e);
     nerc_dataset_free(ds);
 }
 
 /* ---- batcher ---- */
 
-static nerc_encoded *small_encoded(nerc_dataset **ds_out, int32_t n_sents) {
+static nerc_sequences *small_encoded(nerc_dataset **ds_out, int32_t n_sents) {
     size_t cap = (size_t)n_sents * 64;
     char *text = malloc(cap);
     size_t len = 0;
@@ -473,7 +473,7 @@ static nerc_encoded *small_encoded(nerc_dataset **ds_out, int32_t n_sents) {
         offsets[w] = w;
     for (int32_t w = 0; w < n_words; w++)
         pieces[w] = 2000 + w;
-    nerc_encoded *e = NULL;
+    nerc_sequences *e = NULL;
     CHECK_OK(nerc_dataset_parse_conll(ds_out, text, len, "mem", NULL));
     if (*ds_out)
         CHECK_OK(nerc_encode_pieces(&e, *ds_out, pieces, offsets, 101, 102, NULL));
@@ -484,7 +484,7 @@ static nerc_encoded *small_encoded(nerc_dataset **ds_out, int32_t n_sents) {
 }
 
 /* Each sequence exactly once over the epoch, and batches are consistent views. */
-static void check_epoch(nerc_batcher *b, const nerc_encoded *e, const nerc_dataset *ds) {
+static void check_epoch(nerc_batcher *b, const nerc_sequences *e, const nerc_dataset *ds) {
     int32_t *seen = calloc((size_t)e->n_seqs, sizeof *seen);
     int32_t *word_pred = malloc((size_t)ds->n_words * sizeof *word_pred);
     for (int32_t w = 0; w < ds->n_words; w++)
@@ -521,12 +521,12 @@ static void check_epoch(nerc_batcher *b, const nerc_encoded *e, const nerc_datas
 
 static void test_batcher(void) {
     nerc_dataset *ds = NULL;
-    nerc_encoded *e = small_encoded(&ds, 103);
+    nerc_sequences *e = small_encoded(&ds, 103);
     nerc_batcher *b = NULL;
     if (e)
         CHECK_OK(nerc_batcher_init(&b, e, 8));
     if (!b) {
-        nerc_encoded_free(e);
+        nerc_sequences_free(e);
         nerc_dataset_free(ds);
         return;
     }
@@ -567,7 +567,7 @@ static void test_batcher(void) {
     CHECK(pb.input_ids[4] == 0 && pb.labels[4] == NERC_IGNORE_INDEX && pb.input_ids[3] == 102);
     free(order1);
     nerc_batcher_free(b);
-    nerc_encoded_free(e);
+    nerc_sequences_free(e);
     nerc_dataset_free(ds);
 }
 

@@ -6,7 +6,7 @@
 #include <unistd.h>
 
 #include "core/fs.h"
-#include "eval/chunks.h"
+#include "metrics/chunks.h"
 #include "nerc/metrics.h"
 #include "test.h"
 
@@ -157,21 +157,21 @@ static void test_scorer_edges(void) {
     CHECK_OK(nerc_scorer_add_sentence(sc, g1, g1, 2));
     CHECK_OK(nerc_scorer_add_sentence(sc, g2, g2, 2));
     nerc_report rep;
-    CHECK_OK(nerc_scorer_report(sc, NERC_EVAL_DEFAULT, NERC_SCHEME_IOB2, &rep));
+    CHECK_OK(nerc_scorer_report(sc, NERC_EVAL_MODE_DEFAULT, NERC_SCHEME_IOB2, &rep));
     CHECK(rep.n_types == 1 && rep.micro.support == 2 && rep.micro.f1 == 1.0);
     CHECK(rep.accuracy == 1.0 && rep.n_tokens == 4 && rep.n_sentences == 2);
     nerc_report_free(&rep);
-    CHECK_OK(nerc_scorer_report(sc, NERC_EVAL_STRICT, NERC_SCHEME_IOB2, &rep));
+    CHECK_OK(nerc_scorer_report(sc, NERC_EVAL_MODE_STRICT, NERC_SCHEME_IOB2, &rep));
     CHECK(rep.micro.support == 1);
     nerc_report_free(&rep);
-    CHECK(nerc_scorer_report(sc, NERC_EVAL_STRICT, NERC_SCHEME_IOE2, &rep) == NERC_ERR_ARG);
+    CHECK(nerc_scorer_report(sc, NERC_EVAL_MODE_STRICT, NERC_SCHEME_IOE2, &rep) == NERC_ERR_ARG);
     const char *bad[] = {"B_PER"};
     CHECK(nerc_scorer_add_sentence(sc, bad, bad, 1) == NERC_ERR_ARG);
     CHECK(nerc_scorer_n_tokens(sc) == 4);
     CHECK(!nerc_tag_is_valid("B-") && !nerc_tag_is_valid("O-PER") && !nerc_tag_is_valid("X-PER"));
     CHECK(nerc_tag_is_valid("O") && nerc_tag_is_valid("U-ORG-COMPANY"));
     nerc_scorer_reset(sc);
-    CHECK_OK(nerc_scorer_report(sc, NERC_EVAL_DEFAULT, NERC_SCHEME_IOB2, &rep));
+    CHECK_OK(nerc_scorer_report(sc, NERC_EVAL_MODE_DEFAULT, NERC_SCHEME_IOB2, &rep));
     CHECK(rep.n_types == 0 && isnan(rep.macro.f1) && rep.weighted.f1 == 0.0 && isnan(rep.accuracy));
     nerc_report_free(&rep);
     nerc_scorer_free(sc);
@@ -240,8 +240,8 @@ static int check_case(json_t *c) {
         return 0;
     int ok = add_case(sc, json_object_get(c, "y_true"), json_object_get(c, "y_pred")) == NERC_OK;
     nerc_report def = {0}, strict = {0};
-    ok = ok && nerc_scorer_report(sc, NERC_EVAL_DEFAULT, NERC_SCHEME_IOB2, &def) == NERC_OK;
-    ok = ok && nerc_scorer_report(sc, NERC_EVAL_STRICT, NERC_SCHEME_IOB2, &strict) == NERC_OK;
+    ok = ok && nerc_scorer_report(sc, NERC_EVAL_MODE_DEFAULT, NERC_SCHEME_IOB2, &def) == NERC_OK;
+    ok = ok && nerc_scorer_report(sc, NERC_EVAL_MODE_STRICT, NERC_SCHEME_IOB2, &strict) == NERC_OK;
     ok = ok && same_report(json_object_get(golden, "default"), &def);
     ok = ok && same_report(json_object_get(golden, "strict"), &strict);
     ok = ok && same_number(golden, "accuracy", def.accuracy);
@@ -374,7 +374,7 @@ static int conlleval_case(json_t *c, void *user) {
     size_t out_len = 0;
     int ok = nerc_scorer_init(&sc) == NERC_OK;
     ok = ok && nerc_score_read_buffer(sc, input, len, "conlleval-input") == NERC_OK;
-    ok = ok && nerc_scorer_report(sc, NERC_EVAL_CONLLEVAL, NERC_SCHEME_IOB2, &rep) == NERC_OK;
+    ok = ok && nerc_scorer_report(sc, NERC_EVAL_MODE_CONLLEVAL, NERC_SCHEME_IOB2, &rep) == NERC_OK;
     if (ok) {
         FILE *f = open_memstream(&out, &out_len);
         nerc_report_write_conlleval(f, &rep);
@@ -501,7 +501,7 @@ static void test_conlleval_vs_default(void) {
     CHECK_OK(nerc_scorer_init(&sc));
     CHECK_OK(nerc_score_read_buffer(sc, input, sizeof input - 1, "iobes"));
     nerc_report rep;
-    CHECK_OK(nerc_scorer_report(sc, NERC_EVAL_CONLLEVAL, NERC_SCHEME_IOB2, &rep));
+    CHECK_OK(nerc_scorer_report(sc, NERC_EVAL_MODE_CONLLEVAL, NERC_SCHEME_IOB2, &rep));
     char *out = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&out, &len);
@@ -511,11 +511,11 @@ static void test_conlleval_vs_default(void) {
     free(out);
     nerc_report_free(&rep);
     /* seqeval default: gold PER(0) LOC(1-2) ORG(0-1); predicted PER(0) LOC(1-3) ORG(0) ORG(1) */
-    CHECK_OK(nerc_scorer_report(sc, NERC_EVAL_DEFAULT, NERC_SCHEME_IOB2, &rep));
+    CHECK_OK(nerc_scorer_report(sc, NERC_EVAL_MODE_DEFAULT, NERC_SCHEME_IOB2, &rep));
     CHECK(rep.micro.support == 3 && rep.micro.predicted == 4 && rep.micro.correct == 1);
     nerc_report_free(&rep);
     /* strict IOBES: gold PER(0) LOC(1-2); predicted LOC(1-3) ORG(0) */
-    CHECK_OK(nerc_scorer_report(sc, NERC_EVAL_STRICT, NERC_SCHEME_IOBES, &rep));
+    CHECK_OK(nerc_scorer_report(sc, NERC_EVAL_MODE_STRICT, NERC_SCHEME_IOBES, &rep));
     CHECK(rep.micro.support == 2 && rep.micro.predicted == 2 && rep.micro.correct == 0);
     nerc_report_free(&rep);
     nerc_scorer_free(sc);
@@ -530,7 +530,7 @@ static void test_writers(void) {
     const char *g[] = {"B-PER", "I-PER", "O", "B-LOC"}, *p[] = {"B-PER", "I-PER", "O", "B-ORG"};
     CHECK_OK(nerc_scorer_add_sentence(sc, g, p, 4));
     nerc_report rep;
-    CHECK_OK(nerc_scorer_report(sc, NERC_EVAL_DEFAULT, NERC_SCHEME_IOB2, &rep));
+    CHECK_OK(nerc_scorer_report(sc, NERC_EVAL_MODE_DEFAULT, NERC_SCHEME_IOB2, &rep));
     char *buf = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);

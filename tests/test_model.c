@@ -7,9 +7,10 @@
 #include <string.h>
 
 #include "core/error.h"
-#include "infer/padded_batch.h"
+#include "model/padded_batch.h"
 #include "io/safetensors.h"
 #include "model/distilbert.h"
+#include "nerc/check.h"
 #include "test.h"
 #include "train/optim.h"
 

@@ -48,7 +48,7 @@ static void test_agg_split_word(void) {
     nerc_agg_input in = split_input();
     nerc_entity_list l = {0};
     /* none: one entry per non-O sub-token, HF "entity" = the full label, word = the token */
-    CHECK_OK(nerc_aggregate(&in, NERC_AGG_NONE, &l));
+    CHECK_OK(nerc_aggregate(&in, NERC_AGGREGATION_NONE, &l));
     CHECK(l.n == 3);
     if (l.n == 3) {
         check_entity(&l.items[0], "B-PER", 0, 2, "Xy", 0.5);
@@ -57,7 +57,7 @@ static void test_agg_split_word(void) {
         CHECK(!strcmp(l.items[1].word, "##za") && l.items[1].index == 2 && l.items[0].index == 1);
     }
     /* simple: a type change starts a group: PER | ORG | PER, O dropped */
-    CHECK_OK(nerc_aggregate(&in, NERC_AGG_SIMPLE, &l));
+    CHECK_OK(nerc_aggregate(&in, NERC_AGGREGATION_SIMPLE, &l));
     CHECK(l.n == 3);
     if (l.n == 3) {
         check_entity(&l.items[0], "PER", 0, 2, "Xy", 0.5);
@@ -66,19 +66,19 @@ static void test_agg_split_word(void) {
         CHECK(l.items[0].index == -1);
     }
     /* first: the first piece's B-PER 0.5 for the whole word */
-    CHECK_OK(nerc_aggregate(&in, NERC_AGG_FIRST, &l));
+    CHECK_OK(nerc_aggregate(&in, NERC_AGGREGATION_FIRST, &l));
     CHECK(l.n == 1);
     if (l.n == 1)
         check_entity(&l.items[0], "PER", 0, 6, "Xyzabc", 0.5);
     /* max: the most confident piece (##bc, I-PER 0.7) */
-    CHECK_OK(nerc_aggregate(&in, NERC_AGG_MAX, &l));
+    CHECK_OK(nerc_aggregate(&in, NERC_AGGREGATION_MAX, &l));
     CHECK(l.n == 1);
     if (l.n == 1) {
         check_entity(&l.items[0], "PER", 0, 6, "Xyzabc", 0.7);
         CHECK(l.items[0].label == 2);
     }
     /* average: mean row (0.1, 0.2167, 0.3333, 0.0833, 0.2667) -> I-PER 1/3 */
-    CHECK_OK(nerc_aggregate(&in, NERC_AGG_AVERAGE, &l));
+    CHECK_OK(nerc_aggregate(&in, NERC_AGGREGATION_AVERAGE, &l));
     CHECK(l.n == 1);
     if (l.n == 1)
         check_entity(&l.items[0], "PER", 0, 6, "Xyzabc", (0.2 + 0.1 + 0.7) / 3);
@@ -103,7 +103,7 @@ static void test_agg_grouping(void) {
     nerc_agg_input in = {.n_tokens = 8, .n_labels = 5, .labels = agg_labels, .scores = s, .text = text,
                          .text_len = strlen(text), .offsets = off, .byte_offsets = off, .word_ids = wid};
     nerc_entity_list l = {0};
-    for (int a = NERC_AGG_SIMPLE; a <= NERC_AGG_MAX; a++) {
+    for (int a = NERC_AGGREGATION_SIMPLE; a <= NERC_AGGREGATION_MAX; a++) {
         CHECK_OK(nerc_aggregate(&in, (nerc_aggregation)a, &l));
         CHECK_MSG(l.n == 4, "%s: %d entities", nerc_aggregation_name((nerc_aggregation)a), l.n);
         if (l.n != 4)
@@ -113,7 +113,7 @@ static void test_agg_grouping(void) {
         check_entity(&l.items[2], "PER", 25, 28, "Ann", 0.5);
         check_entity(&l.items[3], "PER", 29, 34, "Bo Cy", 0.5);
     }
-    CHECK_OK(nerc_aggregate(&in, NERC_AGG_NONE, &l));
+    CHECK_OK(nerc_aggregate(&in, NERC_AGGREGATION_NONE, &l));
     CHECK(l.n == 7);
     nerc_entity_list_free(&l);
 }
@@ -131,7 +131,7 @@ static void test_agg_ties_and_plain_labels(void) {
     nerc_agg_input in = {.n_tokens = 3, .n_labels = 3, .labels = labels, .scores = s, .text = "abcd ef",
                          .text_len = 7, .offsets = off, .byte_offsets = off, .is_subword = sub};
     nerc_entity_list l = {0};
-    for (int a = NERC_AGG_FIRST; a <= NERC_AGG_MAX; a += NERC_AGG_MAX - NERC_AGG_FIRST) {
+    for (int a = NERC_AGGREGATION_FIRST; a <= NERC_AGGREGATION_MAX; a += NERC_AGGREGATION_MAX - NERC_AGGREGATION_FIRST) {
         CHECK_OK(nerc_aggregate(&in, (nerc_aggregation)a, &l)); /* FIRST and MAX: ab decides -> PER */
         CHECK(l.n == 2);
         if (l.n == 2) {
@@ -139,12 +139,12 @@ static void test_agg_ties_and_plain_labels(void) {
             check_entity(&l.items[1], "LOC", 5, 7, "ef", 0.6);
         }
     }
-    CHECK_OK(nerc_aggregate(&in, NERC_AGG_AVERAGE, &l)); /* abcd: mean (.25, .25, .4) -> LOC; LOC LOC join */
+    CHECK_OK(nerc_aggregate(&in, NERC_AGGREGATION_AVERAGE, &l)); /* abcd: mean (.25, .25, .4) -> LOC; LOC LOC join */
     CHECK(l.n == 1);
     if (l.n == 1)
         check_entity(&l.items[0], "LOC", 0, 7, "abcd ef", 0.5);
     nerc_aggregation a;
-    CHECK(nerc_aggregation_parse("average", &a) == NERC_OK && a == NERC_AGG_AVERAGE);
+    CHECK(nerc_aggregation_parse("average", &a) == NERC_OK && a == NERC_AGGREGATION_AVERAGE);
     CHECK(nerc_aggregation_parse("mean", &a) == NERC_ERR_ARG);
     nerc_entity_list_free(&l);
 }
@@ -162,14 +162,14 @@ static void test_agg_shared_char(void) {
     nerc_agg_input in = {.n_tokens = 3, .n_labels = 5, .labels = agg_labels, .scores = s, .text = text,
                          .text_len = 6, .offsets = off, .byte_offsets = boff, .is_subword = sub};
     nerc_entity_list l = {0};
-    CHECK_OK(nerc_aggregate(&in, NERC_AGG_NONE, &l));
+    CHECK_OK(nerc_aggregate(&in, NERC_AGGREGATION_NONE, &l));
     CHECK(l.n == 2);
     if (l.n == 2) {
         check_entity(&l.items[0], "B-PER", 0, 1, "\xed\x95\x9c", 0.5);
         check_entity(&l.items[1], "I-PER", 1, 2, "\xea\xb5\xad", 0.7);
         CHECK(l.items[1].index == 3 && l.items[1].byte_start == 3 && l.items[1].byte_end == 6);
     }
-    CHECK_OK(nerc_aggregate(&in, NERC_AGG_SIMPLE, &l));
+    CHECK_OK(nerc_aggregate(&in, NERC_AGGREGATION_SIMPLE, &l));
     CHECK(l.n == 1);
     if (l.n == 1)
         check_entity(&l.items[0], "PER", 0, 2, text, 0.6);
@@ -421,14 +421,14 @@ static void test_words_match_text(nerc_predictor *pr) {
 /* The word label HF's aggregate_word picks from the pieces [a, b) of a word. */
 static int32_t expected_word_tag(const nerc_prediction *p, nerc_aggregation agg, int32_t a, int32_t b) {
     int32_t k = p->n_labels, best = a;
-    if (agg == NERC_AGG_MAX) {
+    if (agg == NERC_AGGREGATION_MAX) {
         for (int32_t t = a + 1; t < b; t++)
             if (p->token_scores[(size_t)t * k + p->token_label[t]] >
                 p->token_scores[(size_t)best * k + p->token_label[best]])
                 best = t;
         return p->token_label[best];
     }
-    if (agg != NERC_AGG_AVERAGE)
+    if (agg != NERC_AGGREGATION_AVERAGE)
         return p->token_label[a];
     int32_t arg = 0;
     double best_sum = -1;
@@ -453,7 +453,7 @@ static void test_word_tags(const nerc_model *m, const nerc_tokenizer *tok) {
         pieces[w + 1] = pieces[w] + n;
     }
     CHECK(pieces[1] > 2 && pieces[2] == pieces[1]); /* a multi-piece word, then a zero-width one */
-    for (int a = NERC_AGG_NONE; a <= NERC_AGG_MAX; a++) {
+    for (int a = NERC_AGGREGATION_NONE; a <= NERC_AGGREGATION_MAX; a++) {
         nerc_predict_params pp = nerc_predict_default_params();
         pp.aggregation = (nerc_aggregation)a;
         nerc_predictor *pr = NULL;

@@ -34,22 +34,24 @@ static void write_subset(const char *src, const char *dst, int lines) {
 
 typedef struct {
     int64_t stop_at;
-    volatile sig_atomic_t *flag;
+    int stop_flag;
     double first_loss, last_losses[5];
     int64_t steps;
 } watch;
 
 static void on_event(const nerc_train_event *ev, void *user) {
     watch *w = user;
-    if (ev->kind != NERC_EVENT_STEP)
+    if (ev->kind != NERC_EVENT_KIND_STEP)
         return;
     if (ev->step == 1)
         w->first_loss = ev->loss;
     w->last_losses[ev->step % 5] = ev->loss;
     w->steps = ev->step;
     if (w->stop_at && ev->step == w->stop_at)
-        *w->flag = 1;
+        w->stop_flag = 1;
 }
+
+static int watch_should_stop(void *user) { return ((watch *)user)->stop_flag; }
 
 static nerc_train_params base_params(const char *out) {
     nerc_train_params p = nerc_train_default_params();
@@ -142,15 +144,14 @@ static void test_resume_and_determinism(void) {
          *ck_cut = fs_join(cut, "checkpoint-12");
     CHECK_MSG(same_file(ck_full, ck_again, "model.safetensors"), "same seed, different weights");
 
-    volatile sig_atomic_t flag = 0;
-    watch wc = {.stop_at = 6, .flag = &flag};
+    watch wc = {.stop_at = 6};
     p.out = cut;
     p.user = &wc;
-    p.stop = &flag;
+    p.should_stop = watch_should_stop;
     CHECK_OK(nerc_train(&p, &res));
     CHECK(res.interrupted && res.steps == 6);
     plant_partial_checkpoints(cut);
-    flag = 0;
+    wc.stop_flag = 0;
     wc.stop_at = 0;
     p.resume = 1;
     CHECK_OK(nerc_train(&p, &res));

@@ -6,7 +6,26 @@
  *    file, line or tensor at fault (thread-local, valid until the next
  *    failing call on the same thread);
  *  - the library never exits and never prints except through the log hook;
- *  - objects are opaque and come in load/init and free pairs. */
+ *  - objects are opaque and come in load/init and free pairs.
+ *
+ * Ownership:
+ *  - `*_init` / `*_load` / `*_read` allocate an object that the caller owns and
+ *    releases with the matching `*_free` (every `*_free` accepts NULL); on
+ *    failure the out-pointer is set to NULL and nothing needs freeing;
+ *  - objects given to another object's init are BORROWED unless the function
+ *    says it takes them: they must outlive the object (e.g. a predictor made by
+ *    nerc_predictor_init borrows its model and tokenizer; nerc_predictor_load
+ *    owns its own);
+ *  - result structs filled by a call (nerc_eval_result, nerc_report,
+ *    nerc_encoding, nerc_entity_list) are owned by the caller and released
+ *    with their `*_free`; views returned by accessors (`const` pointers such as
+ *    nerc_state_logits, nerc_prediction's arrays) belong to the object and stay
+ *    valid until its next call or its free;
+ *  - strings passed in are copied when the object keeps them, unless a comment
+ *    says otherwise.
+ * Naming: `nerc_<module>_<verb>`; enum values carry their enum's name
+ * (nerc_label_mode -> NERC_LABEL_MODE_*), except the status codes, which keep
+ * SQLite's short form (NERC_OK, NERC_ERR_*). */
 #ifndef NERC_COMMON_H
 #define NERC_COMMON_H
 
@@ -37,13 +56,13 @@ const char *nerc_last_error(void);
 /* A short name for a status code ("io error", "format error", ...). */
 const char *nerc_status_name(nerc_status s);
 
-/* Log hook: the library reports notices (e.g. "skipped 6 tensors of a
- * masked-LM head") through it. Default: print to stderr. NULL silences. */
 /* Threads used by every parallel kernel (default: OMP_NUM_THREADS or all
  * cores). n <= 0 keeps the current setting. */
 void nerc_set_threads(int n);
 int nerc_get_threads(void);
 
+/* Log hook: the library reports notices (e.g. "skipped 6 tensors of a
+ * masked-LM head") through it. Default: print to stderr. NULL silences. */
 typedef void (*nerc_log_fn)(const char *msg, void *user);
 void nerc_set_log(nerc_log_fn fn, void *user);
 

@@ -10,7 +10,7 @@
 #define NERC_DATA_H
 
 #include "nerc/common.h"
-#include "nerc/model.h"
+#include "nerc/batch.h"
 #include "nerc/text.h"
 
 #ifdef __cplusplus
@@ -109,16 +109,21 @@ nerc_status nerc_dataset_write_conll(const nerc_dataset *ds, const int32_t *pred
 /* ---- label alignment (HF tokenize_and_align_labels) --------------------- */
 
 typedef enum {
-    NERC_LABEL_FIRST_PIECE = 0, /* HF default: label on the first piece, -100 on the others */
-    NERC_LABEL_ALL_COPY,        /* notebook label_all_tokens=True: same label on every piece */
-    NERC_LABEL_ALL_B_TO_I       /* run_ner label_all_tokens=True: B-X -> I-X on continuation pieces */
+    NERC_LABEL_MODE_FIRST_PIECE = 0, /* HF default: label on the first piece, -100 on the others */
+    NERC_LABEL_MODE_COPY,        /* notebook label_all_tokens=True: same label on every piece */
+    NERC_LABEL_MODE_B_TO_I       /* run_ner label_all_tokens=True: B-X -> I-X on continuation pieces */
 } nerc_label_mode;
+
+/* "first" (alias "none": label_all_tokens off), "copy", "b-to-i" <-> the enum;
+ * any other name is NERC_ERR_ARG. */
+nerc_status nerc_label_mode_parse(const char *name, nerc_label_mode *out);
+const char *nerc_label_mode_name(nerc_label_mode mode);
 
 /* One sentence: [CLS] pieces of word 0 .. pieces of word n-1 [SEP].
  * Word w has pieces[piece_offsets[w] .. piece_offsets[w+1]) (piece_offsets[0]
  * may be non-zero). word_labels[w] is its label id, or NERC_IGNORE_INDEX.
  * b_to_i (from nerc_labels_b_to_i, n_labels entries) is needed for
- * NERC_LABEL_ALL_B_TO_I only. Writes piece_offsets[n]-piece_offsets[0]+2
+ * NERC_LABEL_MODE_B_TO_I only. Writes piece_offsets[n]-piece_offsets[0]+2
  * entries to input_ids and labels. A word without pieces gets no row (HF). */
 nerc_status nerc_align_labels(int32_t *input_ids, int32_t *labels, const int32_t *pieces,
                               const int32_t *piece_offsets, const int32_t *word_labels, int32_t n_words,
@@ -159,17 +164,17 @@ typedef struct {
     int32_t n_empty_words;  /* words with no piece (no row) */
     int32_t n_clipped_words;/* words longer than a window (pieces clipped) */
     int32_t max_seq_len;    /* longest sequence */
-} nerc_encoded;
+} nerc_sequences;
 
 /* Encodes from per-word piece ids: word w of the dataset (global index) has
  * pieces[piece_offsets[w] .. piece_offsets[w+1]). */
-nerc_status nerc_encode_pieces(nerc_encoded **out, const nerc_dataset *ds, const int32_t *pieces,
+nerc_status nerc_encode_pieces(nerc_sequences **out, const nerc_dataset *ds, const int32_t *pieces,
                                const int32_t *piece_offsets, int32_t cls_id, int32_t sep_id,
                                const nerc_encode_params *params);
 /* Encodes with the tokenizer (each word on its own, is_split_into_words). */
-nerc_status nerc_encode_dataset(nerc_encoded **out, const nerc_dataset *ds, const nerc_tokenizer *tok,
+nerc_status nerc_encode_dataset(nerc_sequences **out, const nerc_dataset *ds, const nerc_tokenizer *tok,
                                 const nerc_encode_params *params);
-void nerc_encoded_free(nerc_encoded *enc);
+void nerc_sequences_free(nerc_sequences *enc);
 
 /* ---- batches ------------------------------------------------------------ */
 
@@ -198,7 +203,7 @@ typedef struct nerc_batcher nerc_batcher;
 /* A batcher of `batch_size` sequences (the last batch may be smaller).
  * Preallocates for the worst batch; no allocation afterwards. Starts in
  * file order. `enc` must outlive the batcher. */
-nerc_status nerc_batcher_init(nerc_batcher **out, const nerc_encoded *enc, int32_t batch_size);
+nerc_status nerc_batcher_init(nerc_batcher **out, const nerc_sequences *enc, int32_t batch_size);
 void nerc_batcher_free(nerc_batcher *b);
 
 /* Training order: a permutation that depends only on (seed, epoch). */

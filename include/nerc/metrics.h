@@ -8,20 +8,20 @@
  *     nerc_scorer_init(&sc);
  *     for each sentence: nerc_scorer_add_sentence(sc, gold, pred, n);
  *     nerc_report rep;
- *     nerc_scorer_report(sc, NERC_EVAL_DEFAULT, NERC_SCHEME_IOB2, &rep);
+ *     nerc_scorer_report(sc, NERC_EVAL_MODE_DEFAULT, NERC_SCHEME_IOB2, &rep);
  *     nerc_report_write_text(stdout, &rep, "validation", NERC_LEVEL_WORD, 4);
  *     nerc_report_free(&rep);
  *     nerc_scorer_free(sc);
  *
  * Modes:
- *   NERC_EVAL_DEFAULT   seqeval's default mode (lenient, conlleval-like): a
+ *   NERC_EVAL_MODE_DEFAULT   seqeval's default mode (lenient, conlleval-like): a
  *                       chunk starts at B-X, at I-X after O or another type,
  *                       and ends when the type changes or B-/O follows; E-/S-
  *                       follow seqeval's get_entities rules.
- *   NERC_EVAL_STRICT    seqeval mode="strict" with a scheme (IOB2, ...): only
+ *   NERC_EVAL_MODE_STRICT    seqeval mode="strict" with a scheme (IOB2, ...): only
  *                       well-formed chunks count; a tag whose prefix the
  *                       scheme does not allow is an error (NERC_ERR_ARG).
- *   NERC_EVAL_CONLLEVAL conlleval.pl's own chunk logic (equal to DEFAULT on
+ *   NERC_EVAL_MODE_CONLLEVAL conlleval.pl's own chunk logic (equal to DEFAULT on
  *                       IOB1/IOB2 input); its counts feed the conlleval format.
  * Chunks never span two sentences. Tags are "O" or P-TYPE with P one of
  * B I E S L U and TYPE non-empty, not "_" (seqeval's type of "O"), not
@@ -39,9 +39,9 @@ extern "C" {
 #endif
 
 typedef enum {
-    NERC_EVAL_DEFAULT = 0,
-    NERC_EVAL_STRICT,
-    NERC_EVAL_CONLLEVAL
+    NERC_EVAL_MODE_DEFAULT = 0,
+    NERC_EVAL_MODE_STRICT,
+    NERC_EVAL_MODE_CONLLEVAL
 } nerc_eval_mode;
 
 typedef enum {
@@ -81,7 +81,7 @@ typedef struct {
 /* A computed report. Owns its memory: free with nerc_report_free. */
 typedef struct {
     nerc_eval_mode mode;
-    nerc_scheme scheme;       /* meaningful in NERC_EVAL_STRICT only */
+    nerc_scheme scheme;       /* meaningful in NERC_EVAL_MODE_STRICT only */
     int n_types;
     nerc_type_score *types;   /* sorted by name (byte order), gold OR predicted types */
     nerc_type_score micro;    /* == seqeval precision/recall/f1_score */
@@ -108,7 +108,7 @@ nerc_status nerc_scorer_add_sentence(nerc_scorer *sc, const char *const *gold,
 int64_t nerc_scorer_n_sentences(const nerc_scorer *sc);
 int64_t nerc_scorer_n_tokens(const nerc_scorer *sc);
 
-/* Computes a report; `scheme` is used by NERC_EVAL_STRICT only. */
+/* Computes a report; `scheme` is used by NERC_EVAL_MODE_STRICT only. */
 nerc_status nerc_scorer_report(const nerc_scorer *sc, nerc_eval_mode mode,
                                nerc_scheme scheme, nerc_report *rep);
 void nerc_report_free(nerc_report *rep);
@@ -121,13 +121,25 @@ int nerc_tag_is_valid(const char *tag);
  * accuracy. JSON: Hugging Face evaluate's seqeval keys (overall_precision,
  * overall_recall, overall_f1, overall_accuracy, TYPE: {precision, recall,
  * f1, number}) plus "split", "level" and "mode". Conlleval: conlleval.pl's
- * stdout byte for byte (no header; from a NERC_EVAL_CONLLEVAL report it
+ * stdout byte for byte (no header; from a NERC_EVAL_MODE_CONLLEVAL report it
  * equals the script's output). Return NERC_ERR_IO on a write error. */
 nerc_status nerc_report_write_text(FILE *out, const nerc_report *rep, const char *split,
                                    nerc_level level, int digits);
 nerc_status nerc_report_write_json(FILE *out, const nerc_report *rep, const char *split,
                                    nerc_level level);
 nerc_status nerc_report_write_conlleval(FILE *out, const nerc_report *rep);
+
+/* The three report formats by name: "text", "json", "conlleval". */
+typedef enum {
+    NERC_REPORT_FORMAT_TEXT = 0,
+    NERC_REPORT_FORMAT_JSON,
+    NERC_REPORT_FORMAT_CONLLEVAL
+} nerc_report_format;
+nerc_status nerc_report_format_parse(const char *name, nerc_report_format *out);
+const char *nerc_report_format_name(nerc_report_format f);
+/* Writes `rep` in format `f` (digits: text only). */
+nerc_status nerc_report_write(FILE *out, const nerc_report *rep, nerc_report_format f, const char *split,
+                              nerc_level level, int digits);
 
 /* Score files. A "score file" is conlleval's input: one token per line, two
  * or more whitespace-separated columns (the last two are the gold and the

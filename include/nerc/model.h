@@ -3,29 +3,12 @@
 #ifndef NERC_MODEL_H
 #define NERC_MODEL_H
 
+#include "nerc/batch.h"
 #include "nerc/common.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-/* Label id that is ignored by the loss (HF's -100). */
-#define NERC_IGNORE_INDEX (-100)
-
-/* A batch in packed layout: the tokens of all sequences back to back, no
- * padding. Sequence b owns rows [seq_offsets[b], seq_offsets[b+1]).
- * Its attention keys are its first seq_keys[b] rows (NULL = all its rows;
- * fewer keys than rows reproduces HF's right-padded batches exactly, where
- * padded query rows still run through the network). */
-typedef struct {
-    int32_t n_seqs;               /* B */
-    int32_t n_tokens;             /* N = seq_offsets[B] */
-    const int32_t *input_ids;     /* [N] */
-    const int32_t *position_ids;  /* [N] position of the row within its sequence */
-    const int32_t *labels;        /* [N] label id or NERC_IGNORE_INDEX; NULL for inference */
-    const int32_t *seq_offsets;   /* [B+1] */
-    const int32_t *seq_keys;      /* [B] or NULL */
-} nerc_batch;
 
 /* Immutable weights + configuration (shared by any number of states). */
 typedef struct nerc_model nerc_model;
@@ -52,6 +35,8 @@ void nerc_model_free(nerc_model *m);
 int64_t nerc_model_num_params(const nerc_model *m);
 int32_t nerc_model_num_labels(const nerc_model *m);
 const char *nerc_model_label(const nerc_model *m, int32_t id);
+/* All label names in id order ([nerc_model_num_labels] entries, owned by the model). */
+const char *const *nerc_model_labels(const nerc_model *m);
 int32_t nerc_model_max_positions(const nerc_model *m);
 /* Directory holding the tokenizer files (vocab.txt ...), or NULL. */
 const char *nerc_model_tokenizer_dir(const nerc_model *m);
@@ -64,6 +49,8 @@ void nerc_model_set_dropout(nerc_model *m, float hidden, float attention);
 nerc_status nerc_state_init(nerc_state **out, const nerc_model *m, int32_t max_seqs, int64_t max_rows,
                             int64_t max_att, int training);
 void nerc_state_free(nerc_state *s);
+/* The model a state runs. */
+const nerc_model *nerc_state_model(const nerc_state *s);
 
 /* Arithmetic of the linear layers in inference. FP32 (default) is exact to
  * the reference; BF16 rounds activations and weights to bfloat16 with fp32
@@ -84,12 +71,6 @@ nerc_status nerc_loss(nerc_state *s, const nerc_batch *b, double norm, double *l
 /* Accumulates d loss / d params into the state's gradients. */
 nerc_status nerc_backward(nerc_state *s, const nerc_batch *b);
 void nerc_state_zero_grad(nerc_state *s);
-
-/* The `nerc forward` check: runs a batch stored as safetensors (input_ids,
- * attention_mask, optional labels: HF's padded [B, T] layout) through the
- * model with dropout off and writes logits [B, T, K], loss and, with
- * with_grad, every grad.<HF name> to out_path. */
-nerc_status nerc_check_forward(const char *model_dir, const char *batch_path, const char *out_path, int with_grad);
 
 #ifdef __cplusplus
 }

@@ -34,18 +34,18 @@ extern "C" {
  * token and text lengths); long texts are scored per sub-token from the window
  * where it has the most context (HF merges per-window entities). */
 typedef enum {
-    NERC_AGG_NONE = 0,
-    NERC_AGG_SIMPLE,
-    NERC_AGG_FIRST,
-    NERC_AGG_AVERAGE,
-    NERC_AGG_MAX
+    NERC_AGGREGATION_NONE = 0,
+    NERC_AGGREGATION_SIMPLE,
+    NERC_AGGREGATION_FIRST,
+    NERC_AGGREGATION_AVERAGE,
+    NERC_AGGREGATION_MAX
 } nerc_aggregation;
 
 /* "none", "simple", "first", "average", "max" <-> the enum. */
 nerc_status nerc_aggregation_parse(const char *name, nerc_aggregation *out);
 const char *nerc_aggregation_name(nerc_aggregation a);
 
-/* One predicted entity (or, with NERC_AGG_NONE, one sub-token). */
+/* One predicted entity (or, with NERC_AGGREGATION_NONE, one sub-token). */
 typedef struct {
     const char *type;   /* HF entity_group: the label after its first '-' ("B-PER" -> "PER");
                          * with NONE the full label (HF "entity") */
@@ -98,7 +98,7 @@ typedef struct {
     int32_t max_length;  /* sub-tokens per window incl. [CLS]/[SEP]; 0 = min(512, max_position_embeddings) */
     int32_t stride;      /* sub-tokens shared by consecutive windows; -1 = min(128, (max_length-2)/2) */
     int32_t batch_size;  /* windows per forward pass, and documents per batch of the streams (default 8) */
-    nerc_aggregation aggregation; /* default NERC_AGG_SIMPLE */
+    nerc_aggregation aggregation; /* default NERC_AGGREGATION_SIMPLE */
     nerc_precision precision;     /* default NERC_PRECISION_FP32 */
 } nerc_predict_params;
 nerc_predict_params nerc_predict_default_params(void);

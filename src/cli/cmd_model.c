@@ -6,6 +6,7 @@
 #include "cli/args.h"
 #include "cli/cli.h"
 #include "nerc.h"
+#include "nerc/check.h"
 
 #define CONLL_LABELS "O,B-PER,I-PER,B-ORG,I-ORG,B-LOC,I-LOC,B-MISC,I-MISC"
 #define MAX_LABELS 4096
@@ -14,22 +15,19 @@ int cmd_init(int argc, char **argv) {
     const char *config = NULL, *labels = CONLL_LABELS, *out = NULL;
     int64_t seed = 42;
     cli_opt opts[] = {
-        {"config", OPT_STRING, &config, "DistilBERT config.json (its directory's vocab/tokenizer files are copied)"},
-        {"labels", OPT_STRING, &labels, "comma-separated labels in id order"},
-        {"seed", OPT_INT, &seed, "random seed for the weights"},
-        {"out", OPT_STRING, &out, "output HF model directory"},
+        {.name = "config", .kind = OPT_STRING, .value = &config, .help = "config.json (its directory's vocab/tokenizer files are copied)", .required = 1},
+        {.name = "labels", .kind = OPT_STRING, .value = &labels, .help = "comma-separated labels in id order"},
+        {.name = "seed", .kind = OPT_INT, .value = &seed, .help = "random seed for the weights"},
+        {.name = "out", .kind = OPT_STRING, .value = &out, .help = "output HF model directory", .required = 1},
+        CLI_END,
     };
     const char *syn = "--config CONFIG.json --out DIR [--labels L1,L2,...] [--seed N]\n\n"
                       "Writes a randomly initialised DistilBertForTokenClassification (HF _init_weights:\n"
                       "N(0, initializer_range) weights, zero biases, LayerNorm 1/0) as an HF directory.";
     int n_pos = 0;
-    int rc = cli_parse("init", syn, opts, 4, argc, argv, NULL, 0, &n_pos);
+    int rc = cli_parse("init", syn, opts, argc, argv, NULL, 0, &n_pos);
     if (rc)
         return rc == 1 ? 0 : 2;
-    if (!config || !out) {
-        fprintf(stderr, "nerc init: --config and --out are required (see nerc init --help)\n");
-        return 2;
-    }
     char buf[65536];
     snprintf(buf, sizeof buf, "%s", labels);
     const char *items[MAX_LABELS];
@@ -48,26 +46,23 @@ int cmd_init(int argc, char **argv) {
 int cmd_forward(int argc, char **argv) {
     const char *model = NULL, *batch = NULL, *out = NULL;
     int grad = 0;
-    int64_t threads = 0;
+    int32_t threads = 0;
     cli_opt opts[] = {
-        {"model", OPT_STRING, &model, "HF model directory"},
-        {"batch", OPT_STRING, &batch, "safetensors with input_ids, attention_mask [B, T] and optional labels"},
-        {"out", OPT_STRING, &out, "output safetensors: logits [B, T, K], loss, grad.<param>"},
-        {"grad", OPT_FLAG, &grad, "also write the gradient of the loss for every parameter"},
-        {"threads", OPT_INT, &threads, "threads (0 = OMP_NUM_THREADS or all cores)"},
+        {.name = "model", .kind = OPT_STRING, .value = &model, .help = "HF model directory", .required = 1},
+        {.name = "batch", .kind = OPT_STRING, .value = &batch, .help = "safetensors with input_ids, attention_mask [B, T] and optional labels", .required = 1},
+        {.name = "out", .kind = OPT_STRING, .value = &out, .help = "output safetensors: logits [B, T, K], loss, grad.<param>", .required = 1},
+        {.name = "grad", .kind = OPT_FLAG, .value = &grad, .help = "also write the gradient of the loss for every parameter"},
+        {.name = "threads", .kind = OPT_INT32, .value = &threads, .help = "threads (0 = OMP_NUM_THREADS or all cores)", .max = 4096},
+        CLI_END,
     };
     const char *syn = "--model DIR --batch CASE.safetensors --out OUT.safetensors [--grad]\n\n"
                       "Runs a batch in Hugging Face's padded layout through the model with dropout off,\n"
                       "for comparing this build with PyTorch on any checkpoint.";
     int n_pos = 0;
-    int rc = cli_parse("forward", syn, opts, 5, argc, argv, NULL, 0, &n_pos);
+    int rc = cli_parse("forward", syn, opts, argc, argv, NULL, 0, &n_pos);
     if (rc)
         return rc == 1 ? 0 : 2;
-    if (!model || !batch || !out) {
-        fprintf(stderr, "nerc forward: --model, --batch and --out are required (see nerc forward --help)\n");
-        return 2;
-    }
-    nerc_set_threads((int)threads);
+    nerc_set_threads(threads);
     if (nerc_check_forward(model, batch, out, grad) != NERC_OK)
         return cli_fail("forward");
     printf("wrote %s\n", out);

@@ -14,7 +14,7 @@
 typedef struct {
     const char *model, *input, *aggregation, *tokens_key, *precision;
     int conll, jsonl;
-    int64_t max_length, stride, batch_size, threads;
+    int32_t threads;
 } predict_args;
 
 typedef struct {
@@ -74,7 +74,7 @@ static nerc_status print_words(const char *const *words, const size_t *lens, int
 }
 
 static nerc_status run(nerc_predictor *pr, const predict_args *a, FILE *in) {
-    printer out = {nerc_predictor_model(pr), nerc_predictor_params(pr)->aggregation == NERC_AGG_NONE};
+    printer out = {nerc_predictor_model(pr), nerc_predictor_params(pr)->aggregation == NERC_AGGREGATION_NONE};
     const char *name = strcmp(a->input, "-") ? a->input : "<stdin>";
     if (a->conll)
         return nerc_predict_conll(pr, in, name, print_words, &out);
@@ -83,36 +83,8 @@ static nerc_status run(nerc_predictor *pr, const predict_args *a, FILE *in) {
     return nerc_predict_lines(pr, in, name, print_text, &out);
 }
 
-static int check_args(const predict_args *a, nerc_predict_params *p) {
-    if (!a->model) {
-        fprintf(stderr, "nerc predict: --model DIR is required (see nerc predict --help)\n");
-        return 2;
-    }
-    if (a->conll && a->jsonl) {
-        fprintf(stderr, "nerc predict: --conll and --jsonl exclude each other\n");
-        return 2;
-    }
-    if (nerc_precision_parse(a->precision, &p->precision) != NERC_OK) {
-        fprintf(stderr, "nerc predict: %s\n", nerc_last_error());
-        return 2;
-    }
-    if (nerc_aggregation_parse(a->aggregation, &p->aggregation) != NERC_OK) {
-        fprintf(stderr, "nerc predict: %s\n", nerc_last_error());
-        return 2;
-    }
-    if (a->max_length < 0 || a->max_length > INT32_MAX || a->stride < -1 || a->stride > INT32_MAX ||
-        a->batch_size < 1 || a->batch_size > INT32_MAX) {
-        fprintf(stderr, "nerc predict: --max-length, --stride or --batch-size out of range\n");
-        return 2;
-    }
-    p->max_length = (int32_t)a->max_length;
-    p->stride = (int32_t)a->stride;
-    p->batch_size = (int32_t)a->batch_size;
-    return 0;
-}
-
 static int predict_file(const predict_args *a, const nerc_predict_params *p) {
-    nerc_set_threads((int)a->threads);
+    nerc_set_threads(a->threads);
     nerc_predictor *pr = NULL;
     if (nerc_predictor_load(&pr, a->model, p) != NERC_OK)
         return cli_fail("predict");
@@ -134,21 +106,20 @@ static int predict_file(const predict_args *a, const nerc_predict_params *p) {
 }
 
 int cmd_predict(int argc, char **argv) {
-    nerc_predict_params d = nerc_predict_default_params();
-    predict_args a = {.input = "-", .aggregation = "simple", .tokens_key = "tokens", .precision = "fp32",
-                      .max_length = d.max_length,
-                      .stride = d.stride, .batch_size = d.batch_size, .threads = 0};
+    nerc_predict_params p = nerc_predict_default_params();
+    predict_args a = {.input = "-", .aggregation = "simple", .tokens_key = "tokens", .precision = "fp32"};
     cli_opt opts[] = {
-        {"model", OPT_STRING, &a.model, "HF model directory (config.json, model.safetensors, vocab.txt / tokenizer.json)"},
-        {"aggregation", OPT_STRING, &a.aggregation, "none|simple|first|average|max (HF TokenClassificationPipeline)"},
-        {"conll", OPT_FLAG, &a.conll, "input is CoNLL columns (word first; blank line ends a sentence) (default: off)"},
-        {"jsonl", OPT_FLAG, &a.jsonl, "input is JSON Lines with a list of words (HF Datasets style) (default: off)"},
-        {"tokens-key", OPT_STRING, &a.tokens_key, "with --jsonl: the key of the word list"},
-        {"max-length", OPT_INT, &a.max_length, "sub-tokens per window incl. [CLS]/[SEP] (0 = min(512, model positions))"},
-        {"stride", OPT_INT, &a.stride, "sub-tokens shared by consecutive windows (-1 = min(128, (max-length - 2) / 2))"},
-        {"batch-size", OPT_INT, &a.batch_size, "windows per forward pass; lines / sentences per batch"},
-        {"precision", OPT_STRING, &a.precision, "fp32 (exact) | bf16 (faster linear layers, ~0.3% logit error)"},
-        {"threads", OPT_INT, &a.threads, "threads (0 = OMP_NUM_THREADS or all cores)"},
+        {.name = "model", .kind = OPT_STRING, .value = &a.model, .help = "HF model directory (config.json, model.safetensors, vocab.txt / tokenizer.json)", .required = 1},
+        {.name = "aggregation", .kind = OPT_CHOICE, .value = &a.aggregation, .help = "none|simple|first|average|max (HF TokenClassificationPipeline)", .parse = cli_choice_aggregation, .target = &p.aggregation},
+        {.name = "conll", .kind = OPT_FLAG, .value = &a.conll, .help = "input is CoNLL columns (word first; blank line ends a sentence) (default: off)"},
+        {.name = "jsonl", .kind = OPT_FLAG, .value = &a.jsonl, .help = "input is JSON Lines with a list of words (HF Datasets style) (default: off)"},
+        {.name = "tokens-key", .kind = OPT_STRING, .value = &a.tokens_key, .help = "with --jsonl: the key of the word list"},
+        {.name = "max-length", .kind = OPT_INT32, .value = &p.max_length, .help = "sub-tokens per window incl. [CLS]/[SEP] (0 = min(512, model positions))", .max = INT32_MAX},
+        {.name = "stride", .kind = OPT_INT32, .value = &p.stride, .help = "sub-tokens shared by consecutive windows (-1 = min(128, (max-length - 2) / 2))", .min = -1, .max = INT32_MAX},
+        {.name = "batch-size", .kind = OPT_INT32, .value = &p.batch_size, .help = "windows per forward pass; lines / sentences per batch", .min = 1, .max = 65536},
+        {.name = "precision", .kind = OPT_CHOICE, .value = &a.precision, .help = "fp32 (exact) | bf16 (faster linear layers, ~0.3% logit error)", .parse = cli_choice_precision, .target = &p.precision},
+        {.name = "threads", .kind = OPT_INT32, .value = &a.threads, .help = "threads (0 = OMP_NUM_THREADS or all cores)", .max = 4096},
+        CLI_END,
     };
     const char *syn =
         "--model DIR [FILE|-] [--aggregation S] [--conll | --jsonl] [--max-length N] [--stride N]\n"
@@ -158,15 +129,16 @@ int cmd_predict(int argc, char **argv) {
         "--aggregation none one entry per sub-token {\"entity\", \"start\", \"end\", \"word\", \"score\", \"index\"}.\n"
         "--conll / --jsonl: pre-tokenized sentences, printed as {\"words\", \"tags\", \"entities\"} with word\n"
         "indices (end exclusive). Long inputs run through overlapping windows; nothing is truncated.";
-    const int n_opts = (int)(sizeof opts / sizeof *opts);
     const char *pos[1];
     int n_pos = 0;
-    int rc = cli_parse("predict", syn, opts, n_opts, argc, argv, pos, 1, &n_pos);
+    int rc = cli_parse("predict", syn, opts, argc, argv, pos, 1, &n_pos);
     if (rc)
         return rc == 1 ? 0 : 2;
     if (n_pos == 1)
         a.input = pos[0];
-    nerc_predict_params p = d;
-    rc = check_args(&a, &p);
-    return rc ? rc : predict_file(&a, &p);
+    if (a.conll && a.jsonl) {
+        fprintf(stderr, "nerc predict: --conll and --jsonl exclude each other\n");
+        return 2;
+    }
+    return predict_file(&a, &p);
 }

@@ -110,17 +110,14 @@ static int tokenize_stream(const tokenize_params *p, const nerc_tokenizer *tok, 
 int cmd_tokenize(int argc, char **argv) {
     tokenize_params p = {NULL, "-", 0};
     cli_opt opts[] = {
-        {"model", OPT_STRING, &p.model_dir, "HF model directory: tokenizer.json, else vocab.txt + tokenizer_config.json"},
-        {"jsonl", OPT_FLAG, &p.jsonl, "each input line is a JSON object whose \"text\" field is tokenized"},
+        {.name = "model", .kind = OPT_STRING, .value = &p.model_dir, .help = "HF model directory: tokenizer.json, else vocab.txt + tokenizer_config.json", .required = 1},
+        {.name = "jsonl", .kind = OPT_FLAG, .value = &p.jsonl, .help = "each input line is a JSON object whose \"text\" field is tokenized"},
+        CLI_END,
     };
     const char *pos[1];
-    int n_pos = 0, rc = cli_parse("tokenize", synopsis, opts, 2, argc, argv, pos, 1, &n_pos);
+    int n_pos = 0, rc = cli_parse("tokenize", synopsis, opts, argc, argv, pos, 1, &n_pos);
     if (rc)
         return rc == 1 ? 0 : 2;
-    if (!p.model_dir) {
-        fprintf(stderr, "nerc tokenize: --model DIR is required (see nerc tokenize --help)\n");
-        return 2;
-    }
     if (n_pos)
         p.input = pos[0];
     nerc_tokenizer *tok = NULL;

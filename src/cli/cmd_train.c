@@ -68,49 +68,35 @@ static void print_step(progress *pg, const nerc_train_event *ev) {
 
 static void on_event(const nerc_train_event *ev, void *user) {
     progress *pg = user;
-    if (ev->kind == NERC_EVENT_STEP) {
+    if (ev->kind == NERC_EVENT_KIND_STEP) {
         print_step(pg, ev);
         return;
     }
     if (pg->tty)
         fprintf(stderr, "\r\033[K");
-    if (ev->kind == NERC_EVENT_EVAL)
+    if (ev->kind == NERC_EVENT_KIND_EVAL)
         print_eval(ev);
     else
         fprintf(stderr, "%s\n", ev->message);
 }
 
-static int parse_label_mode(const char *s, nerc_label_mode *m) {
-    if (!strcmp(s, "none") || !strcmp(s, "first"))
-        *m = NERC_LABEL_FIRST_PIECE;
-    else if (!strcmp(s, "copy"))
-        *m = NERC_LABEL_ALL_COPY;
-    else if (!strcmp(s, "b-to-i"))
-        *m = NERC_LABEL_ALL_B_TO_I;
-    else
-        return 0;
-    return 1;
-}
-
 typedef struct {
     const char *recipe, *label_all, *eval_every, *scheme;
+    nerc_label_mode label_mode; /* from --label-all-tokens, applied after the recipe */
     int strict;
-    int64_t batch_size, grad_accum, max_length, stride, patience, save_total_limit, threads, seed, max_steps,
-        warmup_steps;
+    int64_t seed;
 } train_flags;
 
 static int apply_flags(nerc_train_params *p, const train_flags *f) {
     if (f->recipe && !strcmp(f->recipe, "hf-notebook")) {
-        p->label_mode = NERC_LABEL_ALL_COPY; /* the notebook's label_all_tokens=True */
+        p->label_mode = NERC_LABEL_MODE_COPY; /* the notebook's label_all_tokens=True */
         p->weight_decay = 0.01;
     } else if (f->recipe) {
         fprintf(stderr, "nerc train: unknown --recipe '%s' (known: hf-notebook)\n", f->recipe);
         return 2;
     }
-    if (f->label_all && !parse_label_mode(f->label_all, &p->label_mode)) {
-        fprintf(stderr, "nerc train: --label-all-tokens must be none, copy or b-to-i\n");
-        return 2;
-    }
+    if (f->label_all)
+        p->label_mode = f->label_mode;
     if (f->eval_every && strcmp(f->eval_every, "epoch") != 0) {
         char *end;
         long long n = strtoll(f->eval_every, &end, 10);
@@ -120,23 +106,9 @@ static int apply_flags(nerc_train_params *p, const train_flags *f) {
         }
         p->eval_every = n;
     }
-    if (f->strict) {
-        p->eval_mode = NERC_EVAL_STRICT;
-        if (nerc_scheme_parse(f->scheme, &p->eval_scheme) != NERC_OK) {
-            fprintf(stderr, "nerc train: unknown --scheme '%s'\n", f->scheme);
-            return 2;
-        }
-    }
-    p->batch_size = (int32_t)f->batch_size;
-    p->grad_accum = (int32_t)f->grad_accum;
-    p->max_length = (int32_t)f->max_length;
-    p->stride = (int32_t)f->stride;
-    p->patience = (int32_t)f->patience;
-    p->save_total_limit = (int32_t)f->save_total_limit;
-    p->threads = (int32_t)f->threads;
+    if (f->strict)
+        p->eval_mode = NERC_EVAL_MODE_STRICT;
     p->seed = (uint64_t)f->seed;
-    p->max_steps = f->max_steps;
-    p->warmup_steps = f->warmup_steps;
     return 0;
 }
 
@@ -149,51 +121,52 @@ static const char *synopsis =
     "Files: CoNLL columns (word first, tag last) or HF JSONL (.jsonl).\n"
     "Defaults are the tutorial's: lr 2e-5, batch 16, seed 42, 3 epochs.";
 
+static int should_stop(void *user) {
+    (void)user;
+    return stop_requested != 0;
+}
+
 int cmd_train(int argc, char **argv) {
     nerc_train_params p = nerc_train_default_params();
-    train_flags f = {NULL, NULL, "epoch", "IOB2", 0, p.batch_size, p.grad_accum, p.max_length, p.stride, 0, 0, 0,
-                     (int64_t)p.seed, 0, 0};
+    train_flags f = {.eval_every = "epoch", .scheme = "IOB2", .seed = (int64_t)p.seed};
     int init_random = 0, resume = 0;
     const char *labels = NULL;
     cli_opt opts[] = {
-        {"model", OPT_STRING, &p.model, "HF model directory to start from (e.g. models/distilbert-base-uncased)"},
-        {"init-random", OPT_FLAG, &init_random, "random init from --model's config.json instead of its weights"},
-        {"train", OPT_STRING, &p.train, "training data"},
-        {"validation", OPT_STRING, &p.validation, "validation data (evaluated every epoch)"},
-        {"test", OPT_STRING, &p.test, "test data (evaluated once with the best model)"},
-        {"out", OPT_STRING, &p.out, "output directory"},
-        {"labels", OPT_STRING, &labels, "comma-separated labels in id order (default: from the training file)"},
-        {"recipe", OPT_STRING, &f.recipe, "hf-notebook: label_all_tokens copy + weight decay 0.01 + sub-token metric"},
-        {"lr", OPT_FLOAT, &p.lr, "peak learning rate"},
-        {"batch-size", OPT_INT, &f.batch_size, "sequences per batch"},
-        {"epochs", OPT_FLOAT, &p.epochs, "training epochs"},
-        {"max-steps", OPT_INT, &f.max_steps, "stop after N optimizer steps (overrides --epochs; 0 = off)"},
-        {"warmup-ratio", OPT_FLOAT, &p.warmup_ratio, "linear warmup over this fraction of the steps"},
-        {"warmup-steps", OPT_INT, &f.warmup_steps, "linear warmup steps (overrides --warmup-ratio)"},
-        {"weight-decay", OPT_FLOAT, &p.weight_decay, "AdamW decoupled weight decay (not on biases/LayerNorm)"},
-        {"max-grad-norm", OPT_FLOAT, &p.max_grad_norm, "global gradient-norm clipping (0 = off)"},
-        {"grad-accum", OPT_INT, &f.grad_accum, "gradient accumulation steps"},
-        {"max-length", OPT_INT, &f.max_length, "sub-tokens per sequence incl. [CLS]/[SEP]"},
-        {"stride", OPT_INT, &f.stride, "overlap (sub-tokens) of the windows over longer sentences"},
-        {"label-all-tokens", OPT_STRING, &f.label_all, "none | copy (HF notebook) | b-to-i (run_ner) (default: none)"},
-        {"dropout", OPT_FLOAT, &p.dropout, "override config.json dropout (< 0 keeps it)"},
-        {"eval-every", OPT_STRING, &f.eval_every, "evaluate every N steps, or 'epoch'"},
-        {"patience", OPT_INT, &f.patience, "early stopping after N evaluations without a better F1 (0 = off)"},
-        {"save-total-limit", OPT_INT, &f.save_total_limit, "keep at most N checkpoints (0 = all; best kept)"},
-        {"strict", OPT_FLAG, &f.strict, "score entities in seqeval strict mode"},
-        {"scheme", OPT_STRING, &f.scheme, "tagging scheme for --strict: IOB2 IOB1 IOE1 IOE2 IOBES BILOU"},
-        {"seed", OPT_INT, &f.seed, "seed of init, shuffling and dropout"},
-        {"threads", OPT_INT, &f.threads, "threads (0 = OMP_NUM_THREADS or all cores)"},
-        {"resume", OPT_FLAG, &resume, "continue from the newest checkpoint in --out"},
+        {.name = "model", .kind = OPT_STRING, .value = &p.model, .help = "HF model directory to start from (e.g. models/distilbert-base-uncased)", .required = 1},
+        {.name = "init-random", .kind = OPT_FLAG, .value = &init_random, .help = "random init from --model's config.json instead of its weights"},
+        {.name = "train", .kind = OPT_STRING, .value = &p.train, .help = "training data", .required = 1},
+        {.name = "validation", .kind = OPT_STRING, .value = &p.validation, .help = "validation data (evaluated every epoch)", .required = 1},
+        {.name = "test", .kind = OPT_STRING, .value = &p.test, .help = "test data (evaluated once with the best model)"},
+        {.name = "out", .kind = OPT_STRING, .value = &p.out, .help = "output directory", .required = 1},
+        {.name = "labels", .kind = OPT_STRING, .value = &labels, .help = "comma-separated labels in id order (default: from the training file)"},
+        {.name = "recipe", .kind = OPT_STRING, .value = &f.recipe, .help = "hf-notebook: label_all_tokens copy + weight decay 0.01 + sub-token metric"},
+        {.name = "lr", .kind = OPT_FLOAT, .value = &p.lr, .help = "peak learning rate"},
+        {.name = "batch-size", .kind = OPT_INT32, .value = &p.batch_size, .help = "sequences per batch", .min = 1, .max = 65536},
+        {.name = "epochs", .kind = OPT_FLOAT, .value = &p.epochs, .help = "training epochs"},
+        {.name = "max-steps", .kind = OPT_INT, .value = &p.max_steps, .help = "stop after N optimizer steps (overrides --epochs; 0 = off)", .max = INT64_MAX},
+        {.name = "warmup-ratio", .kind = OPT_FLOAT, .value = &p.warmup_ratio, .help = "linear warmup over this fraction of the steps"},
+        {.name = "warmup-steps", .kind = OPT_INT, .value = &p.warmup_steps, .help = "linear warmup steps (overrides --warmup-ratio)", .max = INT64_MAX},
+        {.name = "weight-decay", .kind = OPT_FLOAT, .value = &p.weight_decay, .help = "AdamW decoupled weight decay (not on biases/LayerNorm)"},
+        {.name = "max-grad-norm", .kind = OPT_FLOAT, .value = &p.max_grad_norm, .help = "global gradient-norm clipping (0 = off)"},
+        {.name = "grad-accum", .kind = OPT_INT32, .value = &p.grad_accum, .help = "gradient accumulation steps", .min = 1, .max = 65536},
+        {.name = "max-length", .kind = OPT_INT32, .value = &p.max_length, .help = "sub-tokens per sequence incl. [CLS]/[SEP]", .min = 3, .max = 1 << 20},
+        {.name = "stride", .kind = OPT_INT32, .value = &p.stride, .help = "overlap (sub-tokens) of the windows over longer sentences", .max = 1 << 20},
+        {.name = "label-all-tokens", .kind = OPT_CHOICE, .value = &f.label_all, .help = "none | copy (HF notebook) | b-to-i (run_ner) (default: none)", .parse = cli_choice_label_mode, .target = &f.label_mode},
+        {.name = "dropout", .kind = OPT_FLOAT, .value = &p.dropout, .help = "override config.json dropout (< 0 keeps it)"},
+        {.name = "eval-every", .kind = OPT_STRING, .value = &f.eval_every, .help = "evaluate every N steps, or 'epoch'"},
+        {.name = "patience", .kind = OPT_INT32, .value = &p.patience, .help = "early stopping after N evaluations without a better F1 (0 = off)", .max = INT32_MAX},
+        {.name = "save-total-limit", .kind = OPT_INT32, .value = &p.save_total_limit, .help = "keep at most N checkpoints (0 = all; best kept)", .max = INT32_MAX},
+        {.name = "strict", .kind = OPT_FLAG, .value = &f.strict, .help = "score entities in seqeval strict mode"},
+        {.name = "scheme", .kind = OPT_CHOICE, .value = &f.scheme, .help = "tagging scheme for --strict: IOB2 IOB1 IOE1 IOE2 IOBES BILOU", .parse = cli_choice_scheme, .target = &p.eval_scheme},
+        {.name = "seed", .kind = OPT_INT, .value = &f.seed, .help = "seed of init, shuffling and dropout"},
+        {.name = "threads", .kind = OPT_INT32, .value = &p.threads, .help = "threads (0 = OMP_NUM_THREADS or all cores)", .max = 4096},
+        {.name = "resume", .kind = OPT_FLAG, .value = &resume, .help = "continue from the newest checkpoint in --out"},
+        CLI_END,
     };
-    int n_opts = (int)(sizeof opts / sizeof opts[0]), n_pos = 0;
-    int rc = cli_parse("train", synopsis, opts, n_opts, argc, argv, NULL, 0, &n_pos);
+    int n_pos = 0;
+    int rc = cli_parse("train", synopsis, opts, argc, argv, NULL, 0, &n_pos);
     if (rc)
         return rc == 1 ? 0 : 2;
-    if (!p.model || !p.train || !p.validation || !p.out) {
-        fprintf(stderr, "nerc train: --model, --train, --validation and --out are required (see nerc train --help)\n");
-        return 2;
-    }
     if ((rc = apply_flags(&p, &f)))
         return rc;
     char label_buf[65536];
@@ -208,7 +181,7 @@ int cmd_train(int argc, char **argv) {
     progress pg = {isatty(2), 0};
     p.on_event = on_event;
     p.user = &pg;
-    p.stop = &stop_requested;
+    p.should_stop = should_stop;
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
     nerc_train_result res;

@@ -6,9 +6,9 @@ int32_t align_word(int32_t *input_ids, int32_t *labels, const int32_t *pieces, i
                    int32_t label, nerc_label_mode mode, const int32_t *b_to_i) {
     for (int32_t k = 0; k < n_pieces; k++) {
         input_ids[k] = pieces[k];
-        if (k == 0 || label == NERC_IGNORE_INDEX || mode == NERC_LABEL_ALL_COPY)
+        if (k == 0 || label == NERC_IGNORE_INDEX || mode == NERC_LABEL_MODE_COPY)
             labels[k] = label;
-        else if (mode == NERC_LABEL_ALL_B_TO_I)
+        else if (mode == NERC_LABEL_MODE_B_TO_I)
             labels[k] = b_to_i[label];
         else
             labels[k] = NERC_IGNORE_INDEX;
@@ -17,9 +17,9 @@ int32_t align_word(int32_t *input_ids, int32_t *labels, const int32_t *pieces, i
 }
 
 nerc_status align_check_mode(nerc_label_mode mode, const int32_t *b_to_i) {
-    if (mode != NERC_LABEL_FIRST_PIECE && mode != NERC_LABEL_ALL_COPY && mode != NERC_LABEL_ALL_B_TO_I)
+    if (mode != NERC_LABEL_MODE_FIRST_PIECE && mode != NERC_LABEL_MODE_COPY && mode != NERC_LABEL_MODE_B_TO_I)
         return nerc_errorf(NERC_ERR_ARG, "align: unknown label mode %d", (int)mode);
-    if (mode == NERC_LABEL_ALL_B_TO_I && !b_to_i)
+    if (mode == NERC_LABEL_MODE_B_TO_I && !b_to_i)
         return nerc_errorf(NERC_ERR_ARG, "align: label_all_tokens b-to-i needs the B->I map");
     return NERC_OK;
 }

@@ -7,7 +7,7 @@
 #include <string.h>
 
 struct nerc_batcher {
-    const nerc_encoded *enc;
+    const nerc_sequences *enc;
     int32_t batch_size;
     int32_t *order;        /* [n_seqs] */
     int32_t max_rows;      /* rows of the batch_size longest sequences */
@@ -22,7 +22,7 @@ struct nerc_batcher {
     int32_t *len_count;    /* [max_seq_len+2] scratch of the length sort */
 };
 
-static int32_t seq_len(const nerc_encoded *e, int32_t k) { return e->seq_offsets[k + 1] - e->seq_offsets[k]; }
+static int32_t seq_len(const nerc_sequences *e, int32_t k) { return e->seq_offsets[k + 1] - e->seq_offsets[k]; }
 
 static int cmp_desc_i32(const void *a, const void *b) {
     int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
@@ -31,7 +31,7 @@ static int cmp_desc_i32(const void *a, const void *b) {
 
 /* Worst batch: the batch_size longest sequences (rows and sum of squares). */
 static nerc_status compute_bounds(nerc_batcher *b) {
-    const nerc_encoded *e = b->enc;
+    const nerc_sequences *e = b->enc;
     int32_t *lens = malloc((size_t)(e->n_seqs ? e->n_seqs : 1) * sizeof *lens);
     if (!lens)
         return nerc_errorf(NERC_ERR_NOMEM, "batcher: out of memory");
@@ -75,7 +75,7 @@ static nerc_status alloc_buffers(nerc_batcher *b) {
     return NERC_OK;
 }
 
-nerc_status nerc_batcher_init(nerc_batcher **out, const nerc_encoded *enc, int32_t batch_size) {
+nerc_status nerc_batcher_init(nerc_batcher **out, const nerc_sequences *enc, int32_t batch_size) {
     *out = NULL;
     if (batch_size < 1)
         return nerc_errorf(NERC_ERR_ARG, "batcher: batch size %d < 1", (int)batch_size);
@@ -134,7 +134,7 @@ void nerc_batcher_shuffle(nerc_batcher *b, uint64_t seed, int64_t epoch) {
 
 /* Longest first, ties in file order: a stable counting sort on length. */
 void nerc_batcher_sort_by_length(nerc_batcher *b) {
-    const nerc_encoded *e = b->enc;
+    const nerc_sequences *e = b->enc;
     int32_t maxlen = e->max_seq_len, *count = b->len_count;
     memset(count, 0, ((size_t)maxlen + 2) * sizeof *count);
     for (int32_t k = 0; k < e->n_seqs; k++)
@@ -166,7 +166,7 @@ static nerc_status batch_range(const nerc_batcher *b, int32_t i, int32_t *first,
 
 /* Copies sequence k into the packed buffers at `row`; returns the next row. */
 static int32_t copy_seq(nerc_batcher *b, int32_t k, int32_t row) {
-    const nerc_encoded *e = b->enc;
+    const nerc_sequences *e = b->enc;
     int32_t off = e->seq_offsets[k], len = seq_len(e, k);
     memcpy(b->input_ids + row, e->input_ids + off, (size_t)len * sizeof *b->input_ids);
     memcpy(b->labels + row, e->labels + off, (size_t)len * sizeof *b->labels);
@@ -203,7 +203,7 @@ nerc_status nerc_batcher_get(nerc_batcher *b, int32_t i, nerc_data_batch *out) {
 nerc_status nerc_batcher_get_padded(nerc_batcher *b, int32_t i, int32_t pad_id, nerc_padded_batch *out) {
     int32_t first = 0, n = 0, t = 0;
     NERC_TRY(batch_range(b, i, &first, &n));
-    const nerc_encoded *e = b->enc;
+    const nerc_sequences *e = b->enc;
     for (int32_t j = 0; j < n; j++) {
         int32_t len = seq_len(e, b->order[first + j]);
         t = len > t ? len : t;

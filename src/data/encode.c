@@ -6,7 +6,7 @@
 #include <string.h>
 
 nerc_encode_params nerc_encode_default_params(void) {
-    nerc_encode_params p = {512, 128, NERC_LABEL_FIRST_PIECE};
+    nerc_encode_params p = {512, 128, NERC_LABEL_MODE_FIRST_PIECE};
     return p;
 }
 
@@ -93,7 +93,7 @@ static void pick_scoring(const enc_plan *p, int32_t k0, int32_t k1, int32_t w0, 
 }
 
 /* Writes sequence k: [CLS] words (labels only where k is the scoring window) [SEP]. */
-static int32_t emit_window(nerc_encoded *e, const enc_plan *p, int32_t k, int32_t row, const int32_t *best_win,
+static int32_t emit_window(nerc_sequences *e, const enc_plan *p, int32_t k, int32_t row, const int32_t *best_win,
                            int32_t w0, int32_t cls_id, int32_t sep_id, nerc_label_mode mode, const int32_t *b_to_i) {
     const enc_window *win = &p->wins[k];
     int32_t start = row;
@@ -140,8 +140,8 @@ static nerc_status check_params(const nerc_dataset *ds, const int32_t *piece_off
     return align_check_labels(ds->tags, ds->n_words, ds->labels.n);
 }
 
-static nerc_status alloc_encoded(nerc_encoded **out, const enc_plan *p) {
-    nerc_encoded *e = calloc(1, sizeof *e);
+static nerc_status alloc_encoded(nerc_sequences **out, const enc_plan *p) {
+    nerc_sequences *e = calloc(1, sizeof *e);
     if (!e)
         return nerc_errorf(NERC_ERR_NOMEM, "encode: out of memory");
     size_t nt = (size_t)p->n_tokens, ns = (size_t)p->n_wins;
@@ -160,7 +160,7 @@ static nerc_status alloc_encoded(nerc_encoded **out, const enc_plan *p) {
 }
 
 /* Counts words without pieces and words clipped to one window. */
-static void count_word_stats(nerc_encoded *e, const enc_plan *p) {
+static void count_word_stats(nerc_sequences *e, const enc_plan *p) {
     for (int32_t w = 0; w < p->ds->n_words; w++) {
         int32_t n = p->piece_offsets[w + 1] - p->piece_offsets[w];
         e->n_empty_words += n == 0;
@@ -168,7 +168,7 @@ static void count_word_stats(nerc_encoded *e, const enc_plan *p) {
     }
 }
 
-nerc_status nerc_encode_pieces(nerc_encoded **out, const nerc_dataset *ds, const int32_t *pieces,
+nerc_status nerc_encode_pieces(nerc_sequences **out, const nerc_dataset *ds, const int32_t *pieces,
                                const int32_t *piece_offsets, int32_t cls_id, int32_t sep_id,
                                const nerc_encode_params *params) {
     *out = NULL;
@@ -177,7 +177,7 @@ nerc_status nerc_encode_pieces(nerc_encoded **out, const nerc_dataset *ds, const
         params = &defaults;
     NERC_TRY(check_params(ds, piece_offsets, params));
     enc_plan p = {ds, pieces, piece_offsets, params->max_len - 2, params->stride, NULL, 0, 0, 0};
-    nerc_encoded *e = NULL;
+    nerc_sequences *e = NULL;
     int32_t *b_to_i = NULL, *best_win = NULL, *best_ctx = NULL;
     nerc_status st = NERC_OK;
     int32_t max_words = 0;
@@ -217,7 +217,7 @@ nerc_status nerc_encode_pieces(nerc_encoded **out, const nerc_dataset *ds, const
     *out = e;
     e = NULL;
 fail:
-    nerc_encoded_free(e);
+    nerc_sequences_free(e);
     free(p.wins);
     free(b_to_i);
     free(best_win);
@@ -225,7 +225,7 @@ fail:
     return st;
 }
 
-void nerc_encoded_free(nerc_encoded *enc) {
+void nerc_sequences_free(nerc_sequences *enc) {
     if (!enc)
         return;
     free(enc->seq_offsets);

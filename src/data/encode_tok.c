@@ -30,7 +30,7 @@ static nerc_status tokenize_word(const nerc_tokenizer *tok, const nerc_dataset *
     }
 }
 
-nerc_status nerc_encode_dataset(nerc_encoded **out, const nerc_dataset *ds, const nerc_tokenizer *tok,
+nerc_status nerc_encode_dataset(nerc_sequences **out, const nerc_dataset *ds, const nerc_tokenizer *tok,
                                 const nerc_encode_params *params) {
     *out = NULL;
     int32_t cap = 1 << 16, n_total = 0;

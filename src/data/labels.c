@@ -67,3 +67,24 @@ void nerc_labels_b_to_i(const nerc_label_set *ls, int32_t *map) {
         }
     }
 }
+
+nerc_status nerc_label_mode_parse(const char *name, nerc_label_mode *out) {
+    if (!strcmp(name, "first") || !strcmp(name, "none"))
+        *out = NERC_LABEL_MODE_FIRST_PIECE;
+    else if (!strcmp(name, "copy"))
+        *out = NERC_LABEL_MODE_COPY;
+    else if (!strcmp(name, "b-to-i"))
+        *out = NERC_LABEL_MODE_B_TO_I;
+    else
+        return nerc_errorf(NERC_ERR_ARG, "unknown label mode '%s' (first, copy, b-to-i)", name);
+    return NERC_OK;
+}
+
+const char *nerc_label_mode_name(nerc_label_mode mode) {
+    switch (mode) {
+    case NERC_LABEL_MODE_FIRST_PIECE: return "first";
+    case NERC_LABEL_MODE_COPY: return "copy";
+    case NERC_LABEL_MODE_B_TO_I: return "b-to-i";
+    }
+    return "?";
+}

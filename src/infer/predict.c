@@ -10,7 +10,7 @@ enum { PREDICT_MAX_LENGTH = 512, PREDICT_STRIDE = 128, PREDICT_BATCH = 8 };
 
 nerc_predict_params nerc_predict_default_params(void) {
     return (nerc_predict_params){.max_length = 0, .stride = -1, .batch_size = PREDICT_BATCH,
-                                 .aggregation = NERC_AGG_SIMPLE};
+                                 .aggregation = NERC_AGGREGATION_SIMPLE};
 }
 
 /* Fills the 0 / -1 defaults and checks the values against the model. */
@@ -29,7 +29,7 @@ static nerc_status resolve_params(nerc_predict_params *p, const nerc_model *m) {
                            (int)content);
     if (p->batch_size < 1 || p->batch_size > 65536)
         return nerc_errorf(NERC_ERR_ARG, "predict: batch_size %d must be in [1, 65536]", (int)p->batch_size);
-    if ((unsigned)p->aggregation > NERC_AGG_MAX)
+    if ((unsigned)p->aggregation > NERC_AGGREGATION_MAX)
         return nerc_errorf(NERC_ERR_ARG, "predict: unknown aggregation %d", (int)p->aggregation);
     return NERC_OK;
 }

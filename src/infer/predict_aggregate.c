@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "core/error.h"
-#include "infer/infer.h"
+#include "kernels/ops.h"
 #include "infer/predict_internal.h"
 
 static const char *const agg_names[] = {"none", "simple", "first", "average", "max"};
@@ -103,9 +103,9 @@ static agg_item word_average(const nerc_agg_input *in, int32_t a, int32_t b, dou
 
 /* Tokens [first, last] as one item; NONE and SIMPLE only join tokens that share a character: the first decides. */
 static agg_item word_item(const nerc_agg_input *in, nerc_aggregation a, int32_t first, int32_t last, double *avg) {
-    if (a == NERC_AGG_MAX)
+    if (a == NERC_AGGREGATION_MAX)
         return word_max(in, first, last);
-    if (a == NERC_AGG_AVERAGE)
+    if (a == NERC_AGGREGATION_AVERAGE)
         return word_average(in, first, last, avg);
     return word_first(in, first, last);
 }
@@ -116,7 +116,7 @@ nerc_status agg_items(const nerc_agg_input *in, nerc_aggregation a, agg_work *w)
     NERC_TRY(predict_grow((void **)&w->groups, &w->groups_cap, (size_t)n + 1, sizeof *w->groups));
     NERC_TRY(predict_grow((void **)&w->avg, &w->avg_cap, (size_t)in->n_labels, sizeof *w->avg));
     w->n_items = 0;
-    int words = a == NERC_AGG_FIRST || a == NERC_AGG_AVERAGE || a == NERC_AGG_MAX;
+    int words = a == NERC_AGGREGATION_FIRST || a == NERC_AGGREGATION_AVERAGE || a == NERC_AGGREGATION_MAX;
     for (int32_t t = 0; t < n;) {
         int32_t last = t;
         while (last + 1 < n && (shares_char(in, last + 1) || (words && is_subword(in, last + 1))))
@@ -251,11 +251,11 @@ static nerc_status check_input(const nerc_agg_input *in) {
 
 nerc_status nerc_aggregate(const nerc_agg_input *in, nerc_aggregation a, nerc_entity_list *out) {
     NERC_TRY(check_input(in));
-    if ((unsigned)a > NERC_AGG_MAX)
+    if ((unsigned)a > NERC_AGGREGATION_MAX)
         return nerc_errorf(NERC_ERR_ARG, "nerc_aggregate: unknown aggregation %d", (int)a);
     agg_work w = {0};
     nerc_status st = agg_items(in, a, &w);
-    if (st == NERC_OK && a == NERC_AGG_NONE)
+    if (st == NERC_OK && a == NERC_AGGREGATION_NONE)
         st = agg_emit(in, w.items, w.n_items, EMIT_TOKENS, out);
     else if (st == NERC_OK) {
         agg_group(in, &w);

@@ -192,7 +192,7 @@ static nerc_agg_input doc_input(const nerc_predictor *pr, const predict_doc *doc
 static nerc_status aggregate_text(nerc_predictor *pr, const nerc_agg_input *in) {
     nerc_aggregation a = pr->p.aggregation;
     NERC_TRY(agg_items(in, a, &pr->work));
-    if (a == NERC_AGG_NONE)
+    if (a == NERC_AGGREGATION_NONE)
         return agg_emit(in, pr->work.items, pr->work.n_items, EMIT_TOKENS, &pr->entities);
     agg_group(in, &pr->work);
     return agg_emit(in, pr->work.groups, pr->work.n_groups, EMIT_GROUPS, &pr->entities);
@@ -201,13 +201,13 @@ static nerc_status aggregate_text(nerc_predictor *pr, const nerc_agg_input *in) 
 /* Words: labels by FIRST / AVERAGE / MAX as named (SIMPLE and NONE: FIRST), then grouped (NONE: not). */
 static nerc_status aggregate_words(nerc_predictor *pr, const predict_doc *doc, const nerc_agg_input *in) {
     nerc_aggregation a = pr->p.aggregation;
-    NERC_TRY(agg_items(in, a == NERC_AGG_SIMPLE || a == NERC_AGG_NONE ? NERC_AGG_FIRST : a, &pr->work));
+    NERC_TRY(agg_items(in, a == NERC_AGGREGATION_SIMPLE || a == NERC_AGGREGATION_NONE ? NERC_AGGREGATION_FIRST : a, &pr->work));
     for (int32_t i = 0; i < pr->work.n_items; i++) {
         const agg_item *it = &pr->work.items[i];
         pr->word_tags[doc->word0 + in->word_ids[it->first]] = it->label;
         pr->word_scores[doc->word0 + in->word_ids[it->first]] = it->score;
     }
-    if (a == NERC_AGG_NONE)
+    if (a == NERC_AGGREGATION_NONE)
         return agg_emit(in, pr->work.items, pr->work.n_items, EMIT_WORDS_FULL, &pr->entities);
     agg_group(in, &pr->work);
     return agg_emit(in, pr->work.groups, pr->work.n_groups, EMIT_GROUPS, &pr->entities);

@@ -5,7 +5,7 @@
 
 #include "core/error.h"
 #include "infer/predict_internal.h"
-#include "text/normalize.h"
+#include "core/utf8.h"
 
 enum { STREAM_MAX_BYTES = 1 << 20 }; /* flush a batch once its text reaches this size */
 

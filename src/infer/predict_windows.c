@@ -3,7 +3,7 @@
 #include <stdlib.h>
 
 #include "core/error.h"
-#include "infer/infer.h"
+#include "kernels/ops.h"
 #include "infer/predict_internal.h"
 
 /* Windows of `content` sub-tokens starting every `step` until one reaches the end. */

@@ -72,4 +72,13 @@ double crossentropy_forward_backward(float *dlogits, const float *logits, const 
 /* Reference (naive, serial) versions used as test oracles. */
 void attention_forward_ref(float *ctx, float *att, const float *qkv, const att_layout *lay, int64_t C, int64_t H);
 
+/* argmax_j row[j], the first maximum on ties (numpy's and torch's argmax). */
+static inline int32_t argmax_row(const float *row, int64_t k) {
+    int32_t best = 0;
+    for (int64_t j = 1; j < k; j++)
+        if (row[j] > row[best])
+            best = (int32_t)j;
+    return best;
+}
+
 #endif

@@ -170,6 +170,7 @@ void nerc_state_zero_grad(nerc_state *s) {
 }
 
 const float *nerc_state_logits(const nerc_state *s) { return s->logits; }
+const nerc_model *nerc_state_model(const nerc_state *s) { return s->m; }
 
 /* Activation slot of block l: its own in training, a shared one in inference. */
 static int64_t slot(const struct nerc_state *s, int64_t l) { return s->training ? l : 0; }

@@ -486,6 +486,7 @@ int32_t nerc_model_num_labels(const nerc_model *m) { return m->cfg.n_labels; }
 const char *nerc_model_label(const nerc_model *m, int32_t id) {
     return id >= 0 && id < m->cfg.n_labels ? m->cfg.labels[id] : NULL;
 }
+const char *const *nerc_model_labels(const nerc_model *m) { return (const char *const *)m->cfg.labels; }
 int32_t nerc_model_max_positions(const nerc_model *m) { return m->cfg.max_positions; }
 const char *nerc_model_tokenizer_dir(const nerc_model *m) { return m->tokenizer_dir; }
 void nerc_model_set_dropout(nerc_model *m, float hidden, float attention) {

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/utf8.h"
 #include "text/unicode_tables.h"
 
 /* BertNormalizer options; `fold` is NULL when neither lowercasing nor stripping accents. */
@@ -22,14 +23,6 @@ typedef struct {
     int32_t byte_start; /* its UTF-8 span in the original text */
     int32_t byte_end;
 } norm_char;
-
-/* Decodes one strict UTF-8 scalar value at s[*pos] (no overlongs, surrogates or
- * values above U+10FFFF); advances *pos. Returns false on invalid input. */
-bool utf8_decode(const unsigned char *s, size_t len, size_t *pos, uint32_t *cp);
-/* Writes the UTF-8 of cp (a scalar value) into out[0..4); returns its length. */
-size_t utf8_encode(uint32_t cp, char *out);
-/* Byte offset of the first invalid sequence, or len when s is valid UTF-8. */
-size_t utf8_validate(const char *s, size_t len);
 
 /* Normalizes one original character into out (at most NORM_MAX_EXPANSION entries);
  * returns how many were written. */

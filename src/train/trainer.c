@@ -9,7 +9,7 @@
 #include "core/error.h"
 #include "core/fs.h"
 #include "core/rng.h"
-#include "infer/infer.h"
+#include "eval/eval_internal.h"
 #include "train/trainer.h"
 
 nerc_train_params nerc_train_default_params(void) {
@@ -25,10 +25,10 @@ nerc_train_params nerc_train_default_params(void) {
     p.grad_accum = 1;
     p.max_length = 512;
     p.stride = 128;
-    p.label_mode = NERC_LABEL_FIRST_PIECE;
+    p.label_mode = NERC_LABEL_MODE_FIRST_PIECE;
     p.seed = 42;
     p.dropout = -1.0;
-    p.eval_mode = NERC_EVAL_DEFAULT;
+    p.eval_mode = NERC_EVAL_MODE_DEFAULT;
     p.eval_scheme = NERC_SCHEME_IOB2;
     return p;
 }
@@ -48,13 +48,13 @@ static void emit(const trainer *t, nerc_train_event *ev) {
 }
 
 static void info(const trainer *t, const char *msg) {
-    nerc_train_event ev = {.kind = NERC_EVENT_INFO, .message = msg};
+    nerc_train_event ev = {.kind = NERC_EVENT_KIND_INFO, .message = msg};
     emit(t, &ev);
 }
 
 /* ---- data ------------------------------------------------------------------- */
 
-static nerc_status encode(const trainer *t, const nerc_dataset *ds, nerc_encoded **out, const char *split) {
+static nerc_status encode(const trainer *t, const nerc_dataset *ds, nerc_sequences **out, const char *split) {
     nerc_encode_params ep = encode_params_for(t->m, t->p->max_length, t->p->stride, t->p->label_mode);
     NERC_TRY(nerc_encode_dataset(out, ds, t->tok, &ep));
     char msg[256];
@@ -228,7 +228,7 @@ static void report_step(trainer *t, double loss, double norm, int64_t rows, doub
     double lr = lr_linear(t->p->lr, t->step - 1, t->warmup_steps, t->total_steps);
     t->tokens_seen += rows;
     t->train_seconds += dt;
-    nerc_train_event ev = {.kind = NERC_EVENT_STEP, .loss = loss, .lr = lr, .grad_norm = norm};
+    nerc_train_event ev = {.kind = NERC_EVENT_KIND_STEP, .loss = loss, .lr = lr, .grad_norm = norm};
     ev.tokens_per_s = dt > 0 ? (double)rows / dt : 0.0;
     ev.elapsed_s = t->train_seconds;
     ev.eta_s = t->step ? t->train_seconds / (double)t->step * (double)(t->total_steps - t->step) : 0.0;
@@ -244,7 +244,7 @@ static nerc_eval_params eval_params(const trainer *t) {
     ep.batch_size = t->p->batch_size;
     ep.mode = t->p->eval_mode;
     ep.scheme = t->p->eval_scheme;
-    ep.subtoken_level = t->p->label_mode != NERC_LABEL_FIRST_PIECE;
+    ep.subtoken_level = t->p->label_mode != NERC_LABEL_MODE_FIRST_PIECE;
     return ep;
 }
 
@@ -261,14 +261,14 @@ static json_t *eval_json(const trainer *t, const char *split, const nerc_eval_re
     return e;
 }
 
-static nerc_status evaluate_split(trainer *t, const char *split, const nerc_dataset *ds, const nerc_encoded *enc,
+static nerc_status evaluate_split(trainer *t, const char *split, const nerc_dataset *ds, const nerc_sequences *enc,
                                   nerc_eval_result *r) {
     nerc_eval_params ep = eval_params(t);
     char msg[160];
     snprintf(msg, sizeof msg, "evaluating on the %s split (%d sentences)...", split, ds->n_sents);
     info(t, msg);
-    NERC_TRY(nerc_evaluate(t->m, t->s, ds, enc, &ep, r));
-    nerc_train_event ev = {.kind = NERC_EVENT_EVAL, .split = split, .eval = r};
+    NERC_TRY(nerc_evaluate(t->s, ds, enc, &ep, r));
+    nerc_train_event ev = {.kind = NERC_EVENT_KIND_EVAL, .split = split, .eval = r};
     emit(t, &ev);
     return NERC_OK;
 }
@@ -321,7 +321,7 @@ static nerc_status train_loop(trainer *t, nerc_train_result *res) {
                 break;
             }
         }
-        if (t->p->stop && *t->p->stop) {
+        if (t->p->should_stop && t->p->should_stop(t->p->user)) {
             if (!evaluated_last)
                 NERC_TRY(checkpoint_save(t));
             res->interrupted = 1;
@@ -401,9 +401,9 @@ static void trainer_free(trainer *t) {
     adamw_free(&t->opt);
     nerc_batcher_free(t->bt);
     nerc_state_free(t->s);
-    nerc_encoded_free(t->enc_train);
-    nerc_encoded_free(t->enc_dev);
-    nerc_encoded_free(t->enc_test);
+    nerc_sequences_free(t->enc_train);
+    nerc_sequences_free(t->enc_dev);
+    nerc_sequences_free(t->enc_test);
     nerc_tokenizer_free(t->tok);
     nerc_model_free(t->m);
     nerc_dataset_free(t->train);
@@ -434,7 +434,7 @@ static void describe_run(const trainer *t) {
              p->model, p->init_random ? " (random init)" : "", (double)t->m->n_params / 1e6, t->m->cfg.n_labels, labels,
              (long long)t->total_steps, (long long)t->steps_per_epoch, p->batch_size, p->grad_accum, p->lr,
              (long long)t->warmup_steps, p->weight_decay, (double)t->m->cfg.dropout,
-             p->label_mode == NERC_LABEL_FIRST_PIECE ? "first sub-token" : p->label_mode == NERC_LABEL_ALL_COPY ? "all (copy)" : "all (b-to-i)",
+             nerc_label_mode_name(p->label_mode),
              (unsigned long long)p->seed, nerc_get_threads());
     info(t, msg);
 }

@@ -13,7 +13,7 @@ typedef struct {
     const nerc_train_params *p;
     nerc_dataset *train, *dev, *test;
     nerc_tokenizer *tok;
-    nerc_encoded *enc_train, *enc_dev, *enc_test;
+    nerc_sequences *enc_train, *enc_dev, *enc_test;
     nerc_model *m;
     nerc_state *s;
     nerc_batcher *bt;

@@ -1,5 +1,5 @@
 /* A string interning table: maps byte strings to dense ids 0, 1, 2, ... */
-#include "eval/strtab.h"
+#include "metrics/strtab.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,5 +1,5 @@
 /* Chunk (entity) extraction rules: seqeval default mode, seqeval strict schemes, conlleval.pl. */
-#include "eval/chunks.h"
+#include "metrics/chunks.h"
 
 uint8_t prefix_bit(char c) {
     switch (c) {

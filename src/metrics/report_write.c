@@ -10,9 +10,9 @@
 
 /* "seqeval default mode", "seqeval strict mode, IOB2 scheme" or "conlleval mode". */
 static void mode_label(const nerc_report *rep, char *buf, size_t size) {
-    if (rep->mode == NERC_EVAL_STRICT)
+    if (rep->mode == NERC_EVAL_MODE_STRICT)
         snprintf(buf, size, "seqeval strict mode, %s scheme", nerc_scheme_name(rep->scheme));
-    else if (rep->mode == NERC_EVAL_CONLLEVAL)
+    else if (rep->mode == NERC_EVAL_MODE_CONLLEVAL)
         snprintf(buf, size, "conlleval mode");
     else
         snprintf(buf, size, "seqeval default mode");
@@ -134,4 +134,29 @@ nerc_status nerc_report_write_json(FILE *out, const nerc_report *rep, const char
     if (rc != 0)
         return nerc_errorf(NERC_ERR_IO, "report: JSON write failed");
     return check_written(out);
+}
+
+static const char *const report_format_names[] = {"text", "json", "conlleval"};
+
+nerc_status nerc_report_format_parse(const char *name, nerc_report_format *out) {
+    for (int i = 0; i < 3; i++)
+        if (!strcmp(name, report_format_names[i])) {
+            *out = (nerc_report_format)i;
+            return NERC_OK;
+        }
+    return nerc_errorf(NERC_ERR_ARG, "unknown report format '%s' (text, json, conlleval)", name);
+}
+
+const char *nerc_report_format_name(nerc_report_format f) {
+    return (unsigned)f < 3 ? report_format_names[f] : "?";
+}
+
+nerc_status nerc_report_write(FILE *out, const nerc_report *rep, nerc_report_format f, const char *split,
+                              nerc_level level, int digits) {
+    switch (f) {
+    case NERC_REPORT_FORMAT_JSON: return nerc_report_write_json(out, rep, split, level);
+    case NERC_REPORT_FORMAT_CONLLEVAL: return nerc_report_write_conlleval(out, rep);
+    case NERC_REPORT_FORMAT_TEXT: break;
+    }
+    return nerc_report_write_text(out, rep, split, level, digits);
 }

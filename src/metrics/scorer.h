@@ -5,7 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "eval/strtab.h"
+#include "metrics/strtab.h"
 #include "nerc/metrics.h"
 
 struct nerc_scorer {

@@ -1,5 +1,5 @@
 /* Reading a padded [B, T] batch (the fixture case format) into packed rows. */
-#include "infer/padded_batch.h"
+#include "model/padded_batch.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,11 +1,11 @@
 /* The scorer: accumulates gold/predicted tag sentences and computes seqeval / conlleval reports. */
-#include "eval/scorer.h"
+#include "metrics/scorer.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/error.h"
-#include "eval/chunks.h"
+#include "metrics/chunks.h"
 
 /* ---- names ---- */
 

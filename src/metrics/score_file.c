@@ -6,7 +6,7 @@
 
 #include "core/error.h"
 #include "core/fs.h"
-#include "eval/scorer.h"
+#include "metrics/scorer.h"
 
 /* Score files larger than this are refused (they would not fit the scorer anyway). */
 #define SCORE_FILE_MAX_BYTES ((size_t)1 << 32)

@@ -4,8 +4,8 @@
 #include <string.h>
 
 #include "core/error.h"
-#include "eval/chunks.h"
-#include "eval/scorer.h"
+#include "metrics/chunks.h"
+#include "metrics/scorer.h"
 
 /* Per-type counters, indexed by type id. */
 typedef struct {
@@ -60,7 +60,7 @@ static nerc_status count_seqeval(const nerc_scorer *sc, nerc_eval_mode mode, ner
     for (int64_t s = 0; s < sc->n_sents; s++) {
         int n, ng, np;
         sentence_toks(sc, s, gold, pred, &n);
-        if (mode == NERC_EVAL_STRICT) {
+        if (mode == NERC_EVAL_MODE_STRICT) {
             ng = chunks_strict(gold, n, scheme, sc->o_type, gold_chunks);
             np = chunks_strict(pred, n, scheme, sc->o_type, pred_chunks);
         } else {
@@ -199,22 +199,22 @@ static nerc_status fill_types(const nerc_scorer *sc, const type_counts *c, nerc_
 nerc_status nerc_scorer_report(const nerc_scorer *sc, nerc_eval_mode mode, nerc_scheme scheme,
                                nerc_report *rep) {
     memset(rep, 0, sizeof *rep);
-    if (mode != NERC_EVAL_DEFAULT && mode != NERC_EVAL_STRICT && mode != NERC_EVAL_CONLLEVAL)
+    if (mode != NERC_EVAL_MODE_DEFAULT && mode != NERC_EVAL_MODE_STRICT && mode != NERC_EVAL_MODE_CONLLEVAL)
         return nerc_errorf(NERC_ERR_ARG, "report: unknown mode %d", (int)mode);
-    if (mode == NERC_EVAL_STRICT) {
+    if (mode == NERC_EVAL_MODE_STRICT) {
         if ((unsigned)scheme > NERC_SCHEME_BILOU)
             return nerc_errorf(NERC_ERR_ARG, "report: unknown scheme %d", (int)scheme);
         NERC_TRY(check_scheme(sc, scheme));
     }
     rep->mode = mode;
-    rep->scheme = mode == NERC_EVAL_STRICT ? scheme : NERC_SCHEME_IOB2;
+    rep->scheme = mode == NERC_EVAL_MODE_STRICT ? scheme : NERC_SCHEME_IOB2;
     size_t nt = (size_t)sc->types.n;
     int64_t *counts = calloc(3 * nt, sizeof *counts);
     if (!counts)
         return nerc_errorf(NERC_ERR_NOMEM, "report: out of memory");
     type_counts c = {.gold = counts, .pred = counts + nt, .correct = counts + 2 * nt};
     nerc_status st = NERC_OK;
-    if (mode == NERC_EVAL_CONLLEVAL)
+    if (mode == NERC_EVAL_MODE_CONLLEVAL)
         count_conlleval(sc, &c);
     else
         st = count_seqeval(sc, mode, scheme, &c);

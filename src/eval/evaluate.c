@@ -6,12 +6,12 @@
 #include <time.h>
 
 #include "core/error.h"
-#include "infer/infer.h"
-#include "model/distilbert.h"
-#include "nerc/train.h"
+#include "eval/eval_internal.h"
+#include "kernels/ops.h"
+#include "nerc/eval.h"
 
 nerc_eval_params nerc_eval_default_params(void) {
-    return (nerc_eval_params){.batch_size = 16, .mode = NERC_EVAL_DEFAULT, .scheme = NERC_SCHEME_IOB2,
+    return (nerc_eval_params){.batch_size = 16, .mode = NERC_EVAL_MODE_DEFAULT, .scheme = NERC_SCHEME_IOB2,
                               .subtoken_level = 0};
 }
 
@@ -23,43 +23,13 @@ void nerc_eval_result_free(nerc_eval_result *r) {
     memset(r, 0, sizeof *r);
 }
 
-nerc_encode_params encode_params_for(const nerc_model *m, int32_t max_length, int32_t stride, nerc_label_mode mode) {
-    nerc_encode_params ep = nerc_encode_default_params();
-    ep.max_len = max_length < m->cfg.max_positions ? max_length : m->cfg.max_positions;
-    int32_t max_stride = (ep.max_len - 2) / 2; /* windows must advance */
-    ep.stride = stride < max_stride ? stride : max_stride;
-    ep.label_mode = mode;
-    return ep;
-}
-
-nerc_status batch_capacity(const nerc_encoded *enc, int32_t batch_size, int64_t *rows, int64_t *att) {
-    nerc_batcher *b = NULL;
-    NERC_TRY(nerc_batcher_init(&b, enc, batch_size));
-    int64_t r = nerc_batcher_max_rows(b), a = nerc_batcher_max_sq(b);
-    nerc_batcher_free(b);
-    *rows = r > *rows ? r : *rows;
-    *att = a > *att ? a : *att;
-    return NERC_OK;
-}
-
-nerc_status nerc_eval_state_init(nerc_state **out, const nerc_model *m, const nerc_encoded *enc, int32_t batch_size) {
-    int64_t rows = 1, att = 1;
-    NERC_TRY(batch_capacity(enc, batch_size, &rows, &att));
-    return nerc_state_init(out, m, batch_size, rows, att, 0);
-}
-
-void argmax_rows(int32_t *pred, const float *logits, int64_t n, int64_t k) {
-    for (int64_t i = 0; i < n; i++)
-        pred[i] = argmax_row(logits + i * k, k);
-}
-
 /* Runs every batch; fills word predictions and row predictions (dataset rows). */
-static nerc_status predict_all(const nerc_model *m, nerc_state *s, const nerc_dataset *ds, const nerc_encoded *enc,
+static nerc_status predict_all(const nerc_model *m, nerc_state *s, const nerc_dataset *ds, const nerc_sequences *enc,
                                int32_t batch_size, int32_t *word_pred, int32_t *row_pred, double *mean_loss) {
     nerc_batcher *bt = NULL;
     NERC_TRY(nerc_batcher_init(&bt, enc, batch_size));
     nerc_batcher_sort_by_length(bt);
-    int32_t *batch_pred = malloc((size_t)s->max_rows * sizeof *batch_pred);
+    int32_t *batch_pred = malloc((size_t)(nerc_batcher_max_rows(bt) + 1) * sizeof *batch_pred);
     nerc_status st = batch_pred ? NERC_OK : nerc_errorf(NERC_ERR_NOMEM, "out of memory");
     double loss_sum = 0.0;
     int64_t counted = 0;
@@ -70,7 +40,9 @@ static nerc_status predict_all(const nerc_model *m, nerc_state *s, const nerc_da
             st = nerc_forward(s, &db.batch, 0, 0);
         if (st != NERC_OK)
             break;
-        argmax_rows(batch_pred, nerc_state_logits(s), db.batch.n_tokens, m->cfg.n_labels);
+        int32_t K = nerc_model_num_labels(m);
+        for (int32_t r = 0; r < db.batch.n_tokens; r++)
+            batch_pred[r] = argmax_row(nerc_state_logits(s) + (int64_t)r * K, K);
         nerc_batch_scatter_predictions(word_pred, &db, batch_pred, ds);
         int64_t n_lab = 0;
         for (int32_t r = 0; r < db.batch.n_tokens; r++)
@@ -98,7 +70,7 @@ typedef int32_t (*fill_unit_fn)(const void *ctx, int32_t unit, const char **gold
 typedef struct {
     const nerc_model *m;
     const nerc_dataset *ds;
-    const nerc_encoded *enc;
+    const nerc_sequences *enc;
     const int32_t *pred; /* per word, or per row */
 } score_ctx;
 
@@ -158,11 +130,12 @@ static double now_s(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-nerc_status nerc_evaluate(const nerc_model *m, nerc_state *state, const nerc_dataset *ds, const nerc_encoded *enc,
+nerc_status nerc_evaluate(nerc_state *state, const nerc_dataset *ds, const nerc_sequences *enc,
                           const nerc_eval_params *p, nerc_eval_result *out) {
     memset(out, 0, sizeof *out);
-    if (ds->labels.n != m->cfg.n_labels)
-        return nerc_errorf(NERC_ERR_ARG, "dataset has %d labels, the model %d", ds->labels.n, m->cfg.n_labels);
+    const nerc_model *m = nerc_state_model(state);
+    if (ds->labels.n != nerc_model_num_labels(m))
+        return nerc_errorf(NERC_ERR_ARG, "dataset has %d labels, the model %d", ds->labels.n, nerc_model_num_labels(m));
     double t0 = now_s();
     out->word_pred = calloc((size_t)(ds->n_words ? ds->n_words : 1), sizeof *out->word_pred);
     int32_t *row_pred = calloc((size_t)(enc->n_tokens ? enc->n_tokens : 1), sizeof *row_pred);
@@ -188,7 +161,7 @@ nerc_status nerc_evaluate(const nerc_model *m, nerc_state *state, const nerc_dat
 
 nerc_eval_file_params nerc_eval_file_default_params(void) {
     nerc_encode_params ep = nerc_encode_default_params();
-    return (nerc_eval_file_params){nerc_eval_default_params(), ep.max_len, ep.stride, NERC_LABEL_FIRST_PIECE};
+    return (nerc_eval_file_params){nerc_eval_default_params(), ep.max_len, ep.stride, NERC_LABEL_MODE_FIRST_PIECE};
 }
 
 nerc_status nerc_evaluate_file(const nerc_model *m, const char *path, const nerc_eval_file_params *p,
@@ -197,10 +170,10 @@ nerc_status nerc_evaluate_file(const nerc_model *m, const char *path, const nerc
     memset(out, 0, sizeof *out);
     nerc_label_set labels = {0};
     nerc_tokenizer *tok = NULL;
-    nerc_encoded *enc = NULL;
+    nerc_sequences *enc = NULL;
     nerc_state *s = NULL;
     const char *tokdir = nerc_model_tokenizer_dir(m);
-    nerc_status st = nerc_labels_init(&labels, (const char *const *)m->cfg.labels, m->cfg.n_labels);
+    nerc_status st = nerc_labels_init(&labels, nerc_model_labels(m), nerc_model_num_labels(m));
     if (st == NERC_OK)
         st = nerc_dataset_read(ds_out, path, &labels);
     if (st == NERC_OK)
@@ -214,9 +187,9 @@ nerc_status nerc_evaluate_file(const nerc_model *m, const char *path, const nerc
     if (st == NERC_OK)
         st = nerc_state_set_precision(s, p->eval.precision);
     if (st == NERC_OK)
-        st = nerc_evaluate(m, s, *ds_out, enc, &p->eval, out);
+        st = nerc_evaluate(s, *ds_out, enc, &p->eval, out);
     nerc_state_free(s);
-    nerc_encoded_free(enc);
+    nerc_sequences_free(enc);
     nerc_tokenizer_free(tok);
     nerc_labels_free(&labels);
     if (st != NERC_OK) {

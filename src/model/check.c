@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "core/error.h"
-#include "infer/padded_batch.h"
+#include "model/padded_batch.h"
 #include "io/safetensors.h"
 #include "model/distilbert.h"
 
