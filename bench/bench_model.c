@@ -9,7 +9,7 @@
 #include <sys/resource.h>
 #include <time.h>
 
-#include "model/distilbert.h"
+#include "model/encoder.h"
 #include "nerc.h"
 #include "train/optim.h"
 
@@ -30,7 +30,7 @@ static double peak_rss_mb(void) {
 /* Forward FLOPs of a batch: linear layers 2*N*(4C^2 + 2CF) per layer,
  * attention 4*T^2*C per sequence per layer, classifier 2*N*C*K. */
 static double forward_flops(const nerc_model *m, const nerc_batch *b) {
-    const distilbert_config *c = &m->cfg;
+    const encoder_config *c = &m->cfg;
     double C = c->dim, F = c->hidden_dim, N = b->n_tokens, att = 0;
     for (int32_t i = 0; i < b->n_seqs; i++) {
         double T = b->seq_offsets[i + 1] - b->seq_offsets[i];

@@ -4,7 +4,7 @@
 #include "model/config.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    distilbert_config c;
+    encoder_config c;
     if (config_parse(&c, (const char *)data, size, "fuzz/config.json") == NERC_OK)
         config_free(&c);
     return 0;

@@ -10,7 +10,7 @@
 #include "core/error.h"
 #include "core/fs.h"
 #include "io/safetensors.h"
-#include "model/distilbert.h"
+#include "model/encoder.h"
 #include "test.h"
 
 #define TINY SHARED_DIR "/fixtures/model/tiny"
@@ -97,18 +97,18 @@ static void test_sinusoidal(void) {
     nerc_model *m = NULL;
     CHECK_OK(nerc_model_init(&m, path, labels, 2, 1));
     if (m) {
-        const param_tensor *t = distilbert_find_tensor(m, "distilbert.embeddings.position_embeddings.weight");
+        const param_tensor *t = encoder_find_tensor(m, "distilbert.embeddings.position_embeddings.weight");
         CHECK(t && t->frozen);
-        CHECK_NEAR(m->p.pos_emb[1 * 8 + 0], sin(1.0), 1e-7);
-        CHECK_NEAR(m->p.pos_emb[1 * 8 + 1], cos(1.0), 1e-7);
-        CHECK_NEAR(m->p.pos_emb[2 * 8 + 2], sin(2.0 / pow(10000.0, 2.0 / 8.0)), 1e-7);
+        CHECK_NEAR(m->p.cat[P_POS_EMB][1 * 8 + 0], sin(1.0), 1e-7);
+        CHECK_NEAR(m->p.cat[P_POS_EMB][1 * 8 + 1], cos(1.0), 1e-7);
+        CHECK_NEAR(m->p.cat[P_POS_EMB][2 * 8 + 2], sin(2.0 / pow(10000.0, 2.0 / 8.0)), 1e-7);
     }
     nerc_model_free(m);
     free(path);
 }
 
 static void expect_config_error(const char *json, const char *needle) {
-    distilbert_config c;
+    encoder_config c;
     nerc_status st = config_parse(&c, json, strlen(json), "config.json");
     CHECK_MSG(st == NERC_ERR_FORMAT, "config %s: expected a format error", json);
     CHECK_MSG(strstr(nerc_last_error(), needle) != NULL, "message '%s' lacks '%s'", nerc_last_error(), needle);
@@ -128,7 +128,26 @@ static void test_bad_config(void) {
     expect_config_error("{\"dim\": 32, \"n_layers\": 2, \"n_heads\": 2, \"hidden_dim\": 64, \"vocab_size\": 10, "
                         "\"max_position_embeddings\": 8, \"id2label\": {\"0\": \"O\", \"2\": \"B-X\"}}",
                         "id2label");
-    expect_config_error("{\"model_type\": \"bert\"}", "supports \"distilbert\"");
+    expect_config_error("{\"model_type\": \"gpt2\"}", "model_type \"gpt2\" is not supported (distilbert, bert, roberta");
+    /* BERT-family keys */
+#define BERT_KEYS "\"model_type\": \"bert\", \"vocab_size\": 10, \"max_position_embeddings\": 8, \"hidden_size\": 8, " \
+                  "\"num_hidden_layers\": 1, \"num_attention_heads\": 2, \"intermediate_size\": 16"
+    expect_config_error("{\"model_type\": \"bert\", \"vocab_size\": 10, \"max_position_embeddings\": 8}",
+                        "missing required key \"hidden_size\"");
+    expect_config_error("{" BERT_KEYS ", \"hidden_act\": \"swish\"}", "hidden_act \"swish\" is not supported");
+    expect_config_error("{" BERT_KEYS ", \"position_embedding_type\": \"relative_key\"}",
+                        "position_embedding_type \"relative_key\" is not supported");
+    expect_config_error("{" BERT_KEYS ", \"layer_norm_eps\": -1}", "\"layer_norm_eps\" must be a number in (0, 1)");
+    expect_config_error("{\"model_type\": \"roberta\", \"vocab_size\": 10, \"max_position_embeddings\": 3, "
+                        "\"hidden_size\": 8, \"num_hidden_layers\": 1, \"num_attention_heads\": 2, "
+                        "\"intermediate_size\": 16}",
+                        "leaves no room for a sequence");
+    encoder_config c;
+    const char *ok = "{" BERT_KEYS ", \"hidden_act\": \"gelu_new\", \"classifier_dropout\": 0.25}";
+    CHECK_OK(config_parse(&c, ok, strlen(ok), "config.json"));
+    CHECK(c.family == FAMILY_BERT && c.type_vocab_size == 2 && c.activation == ACT_GELU_TANH &&
+          c.classifier_dropout == 0.25f && c.dropout == 0.1f && c.layer_norm_eps == 1e-12f);
+    config_free(&c);
 }
 
 static char *tmp_path(const char *name) { return fs_join(tmpdir, name); }
@@ -170,7 +189,7 @@ static void write_config_without_labels(const char *dir) {
 
 static int same_encoder(const nerc_model *a, const nerc_model *b) {
     return a->n_params == b->n_params &&
-           !memcmp(a->params_mem, b->params_mem, (size_t)(a->p.cls_w - a->params_mem) * sizeof(float));
+           !memcmp(a->params_mem, b->params_mem, (size_t)(a->p.cat[P_CLS_W] - a->params_mem) * sizeof(float));
 }
 
 static void test_base_and_mlm(const nerc_model *tiny) {
@@ -187,7 +206,7 @@ static void test_base_and_mlm(const nerc_model *tiny) {
             CHECK(nerc_model_num_labels(m) == 9 && !strcmp(nerc_model_label(m, 3), "B-ORG"));
             double ss = 0.0;
             for (int i = 0; i < 9 * 32; i++)
-                ss += (double)m->p.cls_w[i] * m->p.cls_w[i];
+                ss += (double)m->p.cat[P_CLS_W][i] * m->p.cat[P_CLS_W][i];
             CHECK_MSG(ss > 9 * 32 * 0.0002 && ss < 9 * 32 * 0.0008, "fresh classifier variance %.3g", ss / (9 * 32));
         }
         nerc_model_free(m);
@@ -285,9 +304,9 @@ static void test_real_size(void) {
     if (!m)
         return;
     CHECK_MSG(nerc_model_num_params(m) == 66369801, "%lld params", (long long)nerc_model_num_params(m));
-    CHECK(m->p.word_emb[0] == 0.0f && m->p.emb_ln_w[0] == 1.0f && m->p.qkv_b[0] == 0.0f);
+    CHECK(m->p.cat[P_WORD_EMB][0] == 0.0f && m->p.cat[P_EMB_LN_W][0] == 1.0f && m->p.cat[P_QKV_B][0] == 0.0f);
     /* HF _init_weights: Linear and Embedding weights ~ N(0, initializer_range = 0.02) */
-    const float *w[3] = {m->p.word_emb + 768, m->p.qkv_w, m->p.fc1_w};
+    const float *w[3] = {m->p.cat[P_WORD_EMB] + 768, m->p.cat[P_QKV_W], m->p.cat[P_FC1_W]};
     const int64_t n[3] = {768LL * 30521, 6LL * 3 * 768 * 768, 6LL * 3072 * 768};
     for (int k = 0; k < 3; k++) {
         double sum = 0, sq = 0;

@@ -150,31 +150,58 @@ static void test_gelu(void) {
     free(a.out), free(a.inp), free(w), free(di);
 }
 
+static void gelu_tanh_fwd(void *c) {
+    act_ctx *a = c;
+    gelu_tanh_forward(a->out, a->inp, a->n);
+}
+
+/* HF gelu_new: against the formula in double, then finite differences. */
+static void test_gelu_tanh(void) {
+    act_ctx a = {zeros(64), randn(64, 2), 64};
+    a.inp[0] = 30.0f, a.inp[1] = -30.0f; /* saturated: slope exactly 1 and 0 */
+    float *w = randn(64, 1), *di = zeros(64);
+    gelu_tanh_fwd(&a);
+    double worst = 0.0;
+    for (int i = 0; i < 64; i++) {
+        double x = a.inp[i], want = 0.5 * x * (1.0 + tanh(sqrt(2.0 / M_PI) * (x + 0.044715 * x * x * x)));
+        worst = fmax(worst, fabs(a.out[i] - want) / fmax(1.0, fabs(want)));
+    }
+    CHECK_MSG(worst < 1e-6, "gelu_tanh: max relative error %.3g vs the formula in double", worst);
+    gelu_tanh_backward(di, w, a.inp, 64);
+    CHECK(di[0] == w[0] && di[1] == 0.0f);
+    fd_check("gelu_tanh d_inp", a.inp + 2, di + 2, 62, gelu_tanh_fwd, &a, w, a.out, 64);
+    free(a.out), free(a.inp), free(w), free(di);
+}
+
 /* ---- embeddings ----------------------------------------------------------- */
 
 typedef struct {
-    float *out, *wte, *wpe;
+    float *out, *wte, *wpe, *wtt;
     int32_t *ids, *pos;
     int64_t N, C;
 } emb_ctx;
 
 static void emb_fwd(void *c) {
     emb_ctx *e = c;
-    embedding_forward(e->out, e->ids, e->pos, e->wte, e->wpe, e->N, e->C);
+    embedding_forward(e->out, e->ids, e->pos, e->wte, e->wpe, e->wtt, e->N, e->C);
 }
 
+/* Word + position (+ token type) embeddings; padding_idx rows of the word and
+ * (RoBERTa) position tables get no gradient. */
 static void test_embedding(void) {
     int32_t ids[6] = {3, 0, 3, 1, 0, 2}, pos[6] = {0, 1, 2, 0, 1, 2};
-    emb_ctx e = {zeros(6 * 4), randn(5 * 4, 1), randn(3 * 4, 1), ids, pos, 6, 4};
-    float *w = randn(6 * 4, 1), *dwte = zeros(5 * 4), *dwpe = zeros(3 * 4);
+    emb_ctx e = {zeros(6 * 4), randn(5 * 4, 1), randn(3 * 4, 1), randn(4, 1), ids, pos, 6, 4};
+    float *w = randn(6 * 4, 1), *dwte = zeros(5 * 4), *dwpe = zeros(3 * 4), *dwtt = zeros(4);
     emb_fwd(&e);
-    embedding_backward(dwte, dwpe, w, ids, pos, 6, 4, 0);
+    embedding_backward(dwte, dwpe, dwtt, w, ids, pos, 6, 4, 0, 1);
     for (int c = 0; c < 4; c++)
-        CHECK(dwte[c] == 0.0f); /* padding_idx 0 gets no gradient */
-    fd_check("embedding d_wpe", e.wpe, dwpe, 3 * 4, emb_fwd, &e, w, e.out, 6 * 4);
+        CHECK(dwte[c] == 0.0f && dwpe[4 + c] == 0.0f); /* padding_idx 0 / position pad 1: no gradient */
+    fd_check("embedding d_wtt", e.wtt, dwtt, 4, emb_fwd, &e, w, e.out, 6 * 4);
+    fd_check("embedding d_wpe row 0", e.wpe, dwpe, 4, emb_fwd, &e, w, e.out, 6 * 4);
+    fd_check("embedding d_wpe row 2", e.wpe + 8, dwpe + 8, 4, emb_fwd, &e, w, e.out, 6 * 4);
     /* rows other than the padding row: compare on a copy whose row 0 is skipped */
     fd_check("embedding d_wte rows 1..4", e.wte + 4, dwte + 4, 4 * 4, emb_fwd, &e, w, e.out, 6 * 4);
-    free(e.out), free(e.wte), free(e.wpe), free(w), free(dwte), free(dwpe);
+    free(e.out), free(e.wte), free(e.wpe), free(e.wtt), free(w), free(dwte), free(dwpe), free(dwtt);
 }
 
 /* ---- attention with a key mask ----------------------------------------------- */
@@ -281,6 +308,7 @@ int main(void) {
     test_linear();
     test_layernorm();
     test_gelu();
+    test_gelu_tanh();
     test_embedding();
     test_attention();
     test_dropout();

@@ -1,5 +1,6 @@
-/* nerc/model.h — DistilBERT for token classification: load/save HF
- * directories, random init, forward, loss and backward over packed batches. */
+/* nerc/model.h — BERT-family encoders for token classification (DistilBERT,
+ * BERT, RoBERTa, XLM-RoBERTa, chosen by config.json's model_type): load/save
+ * HF directories, random init, forward, loss and backward over packed batches. */
 #ifndef NERC_MODEL_H
 #define NERC_MODEL_H
 
@@ -17,8 +18,10 @@ typedef struct nerc_state nerc_state;
 
 /* Loads an HF directory (config.json + model.safetensors [+ tokenizer files]).
  * Strict: a missing, unknown, misshaped or non-float tensor is an error naming
- * the tensor and the file. A base (DistilBertModel) or masked-LM checkpoint
- * loads the encoder, reports what it skipped, and gets a fresh classifier
+ * the tensor and the file; F16 / BF16 weights are widened to F32. Tensors that
+ * token classification does not use (pooler, position_ids, masked-LM and
+ * pre-training heads) are skipped and reported. A base (BertModel, ...) or
+ * masked-LM checkpoint loads the encoder and gets a fresh classifier
  * (seeded by `seed`) for `labels`. labels == NULL keeps config.json's
  * id2label; given labels must match a fine-tuned checkpoint's classifier. */
 nerc_status nerc_model_load(nerc_model **out, const char *dir, const char *const *labels, int32_t n_labels,
@@ -26,7 +29,7 @@ nerc_status nerc_model_load(nerc_model **out, const char *dir, const char *const
 /* A randomly initialised model from a config.json (HF _init_weights). */
 nerc_status nerc_model_init(nerc_model **out, const char *config_path, const char *const *labels, int32_t n_labels,
                             uint64_t seed);
-/* Writes an HF directory atomically: config.json (DistilBertForTokenClassification,
+/* Writes an HF directory atomically: config.json (<Family>ForTokenClassification,
  * id2label/label2id), model.safetensors (F32, {"format": "pt"}) and the
  * tokenizer files of the directory the model came from. */
 nerc_status nerc_model_save(const nerc_model *m, const char *dir);
@@ -37,7 +40,11 @@ int32_t nerc_model_num_labels(const nerc_model *m);
 const char *nerc_model_label(const nerc_model *m, int32_t id);
 /* All label names in id order ([nerc_model_num_labels] entries, owned by the model). */
 const char *const *nerc_model_labels(const nerc_model *m);
-int32_t nerc_model_max_positions(const nerc_model *m);
+/* Longest sequence (tokens incl. specials) the position table allows:
+ * max_position_embeddings, minus pad_token_id + 1 for RoBERTa / XLM-R. */
+int32_t nerc_model_max_length(const nerc_model *m);
+/* config.json's model_type: "distilbert", "bert", "roberta" or "xlm-roberta". */
+const char *nerc_model_type(const nerc_model *m);
 /* Directory holding the tokenizer files (vocab.txt ...), or NULL. */
 const char *nerc_model_tokenizer_dir(const nerc_model *m);
 /* Overrides config.json's dropout probabilities (e.g. 0 for parity checks). */

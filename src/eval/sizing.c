@@ -6,7 +6,7 @@
 
 nerc_encode_params encode_params_for(const nerc_model *m, int32_t max_length, int32_t stride, nerc_label_mode mode) {
     nerc_encode_params ep = nerc_encode_default_params();
-    ep.max_len = max_length < nerc_model_max_positions(m) ? max_length : nerc_model_max_positions(m);
+    ep.max_len = max_length < nerc_model_max_length(m) ? max_length : nerc_model_max_length(m);
     int32_t max_stride = (ep.max_len - 2) / 2; /* windows must advance */
     ep.stride = stride < max_stride ? stride : max_stride;
     ep.label_mode = mode;

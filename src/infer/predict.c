@@ -15,7 +15,7 @@ nerc_predict_params nerc_predict_default_params(void) {
 
 /* Fills the 0 / -1 defaults and checks the values against the model. */
 static nerc_status resolve_params(nerc_predict_params *p, const nerc_model *m) {
-    int32_t max_pos = nerc_model_max_positions(m);
+    int32_t max_pos = nerc_model_max_length(m);
     if (p->max_length == 0)
         p->max_length = max_pos < PREDICT_MAX_LENGTH ? max_pos : PREDICT_MAX_LENGTH;
     if (p->max_length < 3 || p->max_length > max_pos)

@@ -110,6 +110,34 @@ void gelu_backward(float *dinp, const float *dout, const float *inp, int64_t n) 
     }
 }
 
+#define SQRT_2_OVER_PI 0.79788456080286535588f
+#define GELU_TANH_A 0.044715f
+
+/* tanh(u) = 1 - 2 / (exp(2u) + 1): exact limits at +-inf through vm_expf. */
+static inline float tanh_v(float u) { return 1.0f - 2.0f / (vm_expf(2.0f * u) + 1.0f); }
+
+void gelu_tanh_forward(float *out, const float *inp, int64_t n) {
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < n; i++) {
+        float x = inp[i];
+        out[i] = 0.5f * x * (1.0f + tanh_v(SQRT_2_OVER_PI * (x + GELU_TANH_A * x * x * x)));
+    }
+}
+
+void gelu_tanh_backward(float *dinp, const float *dout, const float *inp, int64_t n) {
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < n; i++) {
+        float x = inp[i];
+        if (x > 10.0f || x < -10.0f) { /* tanh is +-1 in float: slope 1 or 0 (and no inf * 0) */
+            dinp[i] += x > 0.0f ? dout[i] : 0.0f;
+            continue;
+        }
+        float t = tanh_v(SQRT_2_OVER_PI * (x + GELU_TANH_A * x * x * x));
+        float dt = SQRT_2_OVER_PI * (1.0f + 3.0f * GELU_TANH_A * x * x);
+        dinp[i] += dout[i] * (0.5f * (1.0f + t) + 0.5f * x * (1.0f - t * t) * dt);
+    }
+}
+
 void relu_forward(float *out, const float *inp, int64_t n) {
 #pragma omp parallel for schedule(static)
     for (int64_t i = 0; i < n; i++)
@@ -123,31 +151,35 @@ void relu_backward(float *dinp, const float *dout, const float *inp, int64_t n) 
 }
 
 void embedding_forward(float *out, const int32_t *ids, const int32_t *pos, const float *wte, const float *wpe,
-                       int64_t N, int64_t C) {
+                       const float *wtt, int64_t N, int64_t C) {
 #pragma omp parallel for schedule(static)
     for (int64_t n = 0; n < N; n++) {
         const float *w = wte + (int64_t)ids[n] * C, *p = wpe + (int64_t)pos[n] * C;
         float *y = out + n * C;
         for (int64_t c = 0; c < C; c++)
             y[c] = w[c] + p[c];
+        if (wtt)
+            for (int64_t c = 0; c < C; c++)
+                y[c] += wtt[c];
     }
 }
 
-void embedding_backward(float *dwte, float *dwpe, const float *dout, const int32_t *ids, const int32_t *pos,
-                        int64_t N, int64_t C, int32_t pad_id) {
+static void add_row(float *dst, const float *src, int64_t C) {
+    for (int64_t c = 0; c < C; c++)
+        dst[c] += src[c];
+}
+
+void embedding_backward(float *dwte, float *dwpe, float *dwtt, const float *dout, const int32_t *ids,
+                        const int32_t *pos, int64_t N, int64_t C, int32_t pad_id, int32_t pos_pad_id) {
     /* serial over rows: two rows may share an id; N*C is small */
     for (int64_t n = 0; n < N; n++) {
         const float *dy = dout + n * C;
-        if (ids[n] != pad_id) {
-            float *dw = dwte + (int64_t)ids[n] * C;
-            for (int64_t c = 0; c < C; c++)
-                dw[c] += dy[c];
-        }
-        if (dwpe) {
-            float *dp = dwpe + (int64_t)pos[n] * C;
-            for (int64_t c = 0; c < C; c++)
-                dp[c] += dy[c];
-        }
+        if (ids[n] != pad_id)
+            add_row(dwte + (int64_t)ids[n] * C, dy, C);
+        if (dwpe && pos[n] != pos_pad_id)
+            add_row(dwpe + (int64_t)pos[n] * C, dy, C);
+        if (dwtt)
+            add_row(dwtt, dy, C);
     }
 }
 

@@ -27,16 +27,23 @@ void layernorm_backward(float *dinp, float *dweight, float *dbias, const float *
 void gelu_forward(float *out, const float *inp, int64_t n);
 /* dinp += dout * (Phi(x) + x phi(x)). */
 void gelu_backward(float *dinp, const float *dout, const float *inp, int64_t n);
+/* GELU, tanh approximation (HF gelu_new / gelu_pytorch_tanh):
+ * out = 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))). */
+void gelu_tanh_forward(float *out, const float *inp, int64_t n);
+/* dinp += dout * (0.5 (1 + t) + 0.5 x (1 - t^2) sqrt(2/pi) (1 + 3 * 0.044715 x^2)). */
+void gelu_tanh_backward(float *dinp, const float *dout, const float *inp, int64_t n);
 void relu_forward(float *out, const float *inp, int64_t n);
 void relu_backward(float *dinp, const float *dout, const float *inp, int64_t n);
 
-/* out(N,C) = wte[ids[n]] + wpe[pos[n]]. */
+/* out(N,C) = wte[ids[n]] + wpe[pos[n]] (+ wtt(C), the token-type row, when not NULL). */
 void embedding_forward(float *out, const int32_t *ids, const int32_t *pos, const float *wte, const float *wpe,
-                       int64_t N, int64_t C);
+                       const float *wtt, int64_t N, int64_t C);
 /* dwte[ids[n]] += dout[n] except for ids[n] == pad_id (nn.Embedding padding_idx);
- * dwpe[pos[n]] += dout[n] (skipped when dwpe is NULL: fixed sinusoidal table). */
-void embedding_backward(float *dwte, float *dwpe, const float *dout, const int32_t *ids, const int32_t *pos,
-                        int64_t N, int64_t C, int32_t pad_id);
+ * dwpe[pos[n]] += dout[n] except for pos[n] == pos_pad_id (-1: none; skipped
+ * entirely when dwpe is NULL: fixed sinusoidal table); dwtt(C) += sum_n dout[n]
+ * when not NULL. */
+void embedding_backward(float *dwte, float *dwpe, float *dwtt, const float *dout, const int32_t *ids,
+                        const int32_t *pos, int64_t N, int64_t C, int32_t pad_id, int32_t pos_pad_id);
 
 /* Inverted dropout in place: x *= keep / (1 - p), keep = u >= p with u a
  * stateless hash of (seed, stream, index). p == 0 is a no-op. */

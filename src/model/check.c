@@ -8,7 +8,7 @@
 #include "core/error.h"
 #include "model/padded_batch.h"
 #include "io/safetensors.h"
-#include "model/distilbert.h"
+#include "model/encoder.h"
 
 typedef struct {
     st_entry *e;

@@ -1,5 +1,6 @@
-/* DistilBERT config.json: strict parsing of the architecture keys, HF
- * defaults for the rest, id2label/label2id, and an atomic write back. */
+/* Encoder config.json (DistilBERT, BERT, RoBERTa, XLM-RoBERTa): strict
+ * parsing of the architecture keys, HF defaults for the rest,
+ * id2label/label2id, and an atomic write back. */
 #include "model/config.h"
 
 #include <stdio.h>
@@ -8,10 +9,11 @@
 
 #include "core/error.h"
 #include "core/fs.h"
+#include "model/family.h"
 
 #define CONFIG_MAX_BYTES (16u << 20)
 
-static nerc_status get_int(const distilbert_config *cfg, const char *name, const char *key, int required,
+static nerc_status get_int(const encoder_config *cfg, const char *name, const char *key, int required,
                            int32_t def, int32_t lo, int32_t hi, int32_t *out) {
     json_t *v = json_object_get(cfg->raw, key);
     if (!v || json_is_null(v)) {
@@ -33,7 +35,7 @@ static nerc_status get_int(const distilbert_config *cfg, const char *name, const
     return NERC_OK;
 }
 
-static nerc_status get_prob(const distilbert_config *cfg, const char *name, const char *key, float def, float *out) {
+static nerc_status get_prob(const encoder_config *cfg, const char *name, const char *key, float def, float *out) {
     json_t *v = json_object_get(cfg->raw, key);
     if (!v || json_is_null(v)) {
         *out = def;
@@ -48,7 +50,7 @@ static nerc_status get_prob(const distilbert_config *cfg, const char *name, cons
     return NERC_OK;
 }
 
-static void free_labels(distilbert_config *cfg) {
+static void free_labels(encoder_config *cfg) {
     for (int32_t i = 0; i < cfg->n_labels; i++)
         free(cfg->labels[i]);
     free(cfg->labels);
@@ -56,7 +58,7 @@ static void free_labels(distilbert_config *cfg) {
     cfg->n_labels = 0;
 }
 
-nerc_status config_set_labels(distilbert_config *cfg, const char *const *labels, int32_t n) {
+nerc_status config_set_labels(encoder_config *cfg, const char *const *labels, int32_t n) {
     free_labels(cfg);
     if (n <= 0)
         return NERC_OK;
@@ -76,7 +78,7 @@ nerc_status config_set_labels(distilbert_config *cfg, const char *const *labels,
 }
 
 /* id2label is {"0": "O", "1": "B-PER", ...}: ids must be exactly 0..K-1. */
-static nerc_status parse_labels(distilbert_config *cfg, const char *name) {
+static nerc_status parse_labels(encoder_config *cfg, const char *name) {
     json_t *id2label = json_object_get(cfg->raw, "id2label");
     if (!id2label || json_is_null(id2label))
         return NERC_OK;
@@ -109,13 +111,44 @@ static nerc_status parse_labels(distilbert_config *cfg, const char *name) {
     return st;
 }
 
-static nerc_status parse_fields(distilbert_config *c, const char *name) {
-    json_t *mt = json_object_get(c->raw, "model_type");
-    if (mt && (!json_is_string(mt) || strcmp(json_string_value(mt), "distilbert")))
-        return nerc_errorf(NERC_ERR_FORMAT, "%s: model_type is \"%s\"; nerc supports \"distilbert\"", name,
-                           json_is_string(mt) ? json_string_value(mt) : "?");
-    NERC_TRY(get_int(c, name, "vocab_size", 1, 0, 1, 10000000, &c->vocab_size));
-    NERC_TRY(get_int(c, name, "max_position_embeddings", 1, 0, 1, 1 << 20, &c->max_positions));
+static nerc_status get_positive(const encoder_config *cfg, const char *name, const char *key, float def, float *out) {
+    json_t *v = json_object_get(cfg->raw, key);
+    if (!v || json_is_null(v)) {
+        *out = def;
+        return NERC_OK;
+    }
+    double x = json_is_number(v) ? json_number_value(v) : -1.0;
+    if (!(x > 0.0 && x < 1.0))
+        return nerc_errorf(NERC_ERR_FORMAT, "%s: \"%s\" must be a number in (0, 1)", name, key);
+    *out = (float)x;
+    return NERC_OK;
+}
+
+static nerc_status get_string(const encoder_config *cfg, const char *name, const char *key, const char *def,
+                              const char **out) {
+    json_t *v = json_object_get(cfg->raw, key);
+    if (v && !json_is_null(v) && !json_is_string(v))
+        return nerc_errorf(NERC_ERR_FORMAT, "%s: \"%s\" must be a string", name, key);
+    *out = v && json_is_string(v) ? json_string_value(v) : def;
+    return NERC_OK;
+}
+
+/* "gelu", "gelu_new" / "gelu_pytorch_tanh", "relu" (HF ACT2FN names). */
+static nerc_status parse_activation(encoder_config *c, const char *name, const char *key, const char *a) {
+    if (!strcmp(a, "gelu"))
+        c->activation = ACT_GELU;
+    else if (!strcmp(a, "gelu_new") || !strcmp(a, "gelu_pytorch_tanh"))
+        c->activation = ACT_GELU_TANH;
+    else if (!strcmp(a, "relu"))
+        c->activation = ACT_RELU;
+    else
+        return nerc_errorf(NERC_ERR_FORMAT, "%s: %s \"%s\" is not supported (gelu, gelu_new, gelu_pytorch_tanh, relu)",
+                           name, key, a);
+    return NERC_OK;
+}
+
+/* DistilBertConfig keys. */
+static nerc_status parse_distilbert(encoder_config *c, const char *name) {
     NERC_TRY(get_int(c, name, "dim", 1, 0, 1, 1 << 16, &c->dim));
     NERC_TRY(get_int(c, name, "n_layers", 1, 0, 1, 1024, &c->n_layers));
     NERC_TRY(get_int(c, name, "n_heads", 1, 0, 1, 1024, &c->n_heads));
@@ -124,23 +157,57 @@ static nerc_status parse_fields(distilbert_config *c, const char *name) {
     NERC_TRY(get_int(c, name, "sinusoidal_pos_embds", 0, 0, 0, 1, &c->sinusoidal_pos));
     NERC_TRY(get_prob(c, name, "dropout", 0.1f, &c->dropout));
     NERC_TRY(get_prob(c, name, "attention_dropout", 0.1f, &c->attention_dropout));
+    c->classifier_dropout = c->dropout; /* DistilBertForTokenClassification: nn.Dropout(config.dropout) */
+    c->layer_norm_eps = 1e-12f;
+    const char *act;
+    NERC_TRY(get_string(c, name, "activation", "gelu", &act));
+    return parse_activation(c, name, "activation", act);
+}
+
+/* BertConfig / RobertaConfig / XLMRobertaConfig keys. */
+static nerc_status parse_bert(encoder_config *c, const char *name) {
+    const char *pos_type, *act;
+    NERC_TRY(get_int(c, name, "hidden_size", 1, 0, 1, 1 << 16, &c->dim));
+    NERC_TRY(get_int(c, name, "num_hidden_layers", 1, 0, 1, 1024, &c->n_layers));
+    NERC_TRY(get_int(c, name, "num_attention_heads", 1, 0, 1, 1024, &c->n_heads));
+    NERC_TRY(get_int(c, name, "intermediate_size", 1, 0, 1, 1 << 18, &c->hidden_dim));
+    NERC_TRY(get_int(c, name, "type_vocab_size", 0, 2, 1, 1 << 16, &c->type_vocab_size));
+    int32_t pad_default = c->family == FAMILY_BERT ? 0 : 1;
+    NERC_TRY(get_int(c, name, "pad_token_id", 0, pad_default, 0, c->vocab_size - 1, &c->pad_token_id));
+    NERC_TRY(get_prob(c, name, "hidden_dropout_prob", 0.1f, &c->dropout));
+    NERC_TRY(get_prob(c, name, "attention_probs_dropout_prob", 0.1f, &c->attention_dropout));
+    NERC_TRY(get_prob(c, name, "classifier_dropout", c->dropout, &c->classifier_dropout));
+    NERC_TRY(get_positive(c, name, "layer_norm_eps", 1e-12f, &c->layer_norm_eps));
+    NERC_TRY(get_string(c, name, "position_embedding_type", "absolute", &pos_type));
+    if (strcmp(pos_type, "absolute") != 0)
+        return nerc_errorf(NERC_ERR_FORMAT, "%s: position_embedding_type \"%s\" is not supported (absolute)", name,
+                           pos_type);
+    NERC_TRY(get_string(c, name, "hidden_act", "gelu", &act));
+    return parse_activation(c, name, "hidden_act", act);
+}
+
+static nerc_status parse_fields(encoder_config *c, const char *name) {
+    const char *type;
+    NERC_TRY(get_string(c, name, "model_type", "distilbert", &type));
+    const family_desc *fam = family_by_model_type(type);
+    if (!fam)
+        return nerc_errorf(NERC_ERR_FORMAT, "%s: model_type \"%s\" is not supported (%s)", name, type,
+                           family_supported_list());
+    c->family = fam->family;
+    NERC_TRY(get_int(c, name, "vocab_size", 1, 0, 1, 10000000, &c->vocab_size));
+    NERC_TRY(get_int(c, name, "max_position_embeddings", 1, 0, 1, 1 << 20, &c->max_positions));
+    NERC_TRY(c->family == FAMILY_DISTILBERT ? parse_distilbert(c, name) : parse_bert(c, name));
     NERC_TRY(get_prob(c, name, "initializer_range", 0.02f, &c->initializer_range));
     if (c->dim % c->n_heads != 0)
-        return nerc_errorf(NERC_ERR_FORMAT, "%s: dim %d is not a multiple of n_heads %d", name, c->dim, c->n_heads);
-    json_t *act = json_object_get(c->raw, "activation");
-    const char *a = json_is_string(act) ? json_string_value(act) : "gelu";
-    if (act && !json_is_string(act))
-        return nerc_errorf(NERC_ERR_FORMAT, "%s: \"activation\" must be a string", name);
-    if (!strcmp(a, "gelu"))
-        c->activation = ACT_GELU;
-    else if (!strcmp(a, "relu"))
-        c->activation = ACT_RELU;
-    else
-        return nerc_errorf(NERC_ERR_FORMAT, "%s: activation \"%s\" is not supported (gelu, relu)", name, a);
+        return nerc_errorf(NERC_ERR_FORMAT, "%s: hidden size %d is not a multiple of the %d attention heads", name,
+                           c->dim, c->n_heads);
+    if (config_max_length(c) < 3)
+        return nerc_errorf(NERC_ERR_FORMAT, "%s: max_position_embeddings %d leaves no room for a sequence", name,
+                           c->max_positions);
     return parse_labels(c, name);
 }
 
-nerc_status config_parse(distilbert_config *cfg, const char *text, size_t len, const char *name) {
+nerc_status config_parse(encoder_config *cfg, const char *text, size_t len, const char *name) {
     memset(cfg, 0, sizeof *cfg);
     json_error_t jerr;
     cfg->raw = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
@@ -156,7 +223,7 @@ nerc_status config_parse(distilbert_config *cfg, const char *text, size_t len, c
     return st;
 }
 
-nerc_status config_load(distilbert_config *cfg, const char *path) {
+nerc_status config_load(encoder_config *cfg, const char *path) {
     memset(cfg, 0, sizeof *cfg);
     char *text;
     size_t len;
@@ -166,14 +233,14 @@ nerc_status config_load(distilbert_config *cfg, const char *path) {
     return st;
 }
 
-void config_free(distilbert_config *cfg) {
+void config_free(encoder_config *cfg) {
     free_labels(cfg);
     if (cfg->raw)
         json_decref(cfg->raw);
     memset(cfg, 0, sizeof *cfg);
 }
 
-nerc_status config_save(const distilbert_config *cfg, const char *path) {
+nerc_status config_save(const encoder_config *cfg, const char *path) {
     json_t *out = json_deep_copy(cfg->raw);
     json_t *id2label = json_object(), *label2id = json_object();
     if (!out || !id2label || !label2id) {
@@ -190,8 +257,9 @@ nerc_status config_save(const distilbert_config *cfg, const char *path) {
     }
     json_object_set_new(out, "id2label", id2label);
     json_object_set_new(out, "label2id", label2id);
-    json_object_set_new(out, "architectures", json_pack("[s]", "DistilBertForTokenClassification"));
-    json_object_set_new(out, "model_type", json_string("distilbert"));
+    const family_desc *fam = family_of(cfg->family);
+    json_object_set_new(out, "architectures", json_pack("[s]", fam->architecture));
+    json_object_set_new(out, "model_type", json_string(fam->model_type));
     char *s = json_dumps(out, JSON_INDENT(2) | JSON_SORT_KEYS);
     json_decref(out);
     if (!s)
@@ -201,4 +269,18 @@ nerc_status config_save(const distilbert_config *cfg, const char *path) {
     nerc_status st = fs_write_file_atomic(path, s, n + 1);
     free(s);
     return st;
+}
+
+void config_set_dropout(encoder_config *cfg, float hidden, float attention) {
+    cfg->dropout = hidden;
+    cfg->classifier_dropout = hidden;
+    cfg->attention_dropout = attention;
+}
+
+int config_roberta_positions(const encoder_config *cfg) {
+    return cfg->family == FAMILY_ROBERTA || cfg->family == FAMILY_XLM_ROBERTA;
+}
+
+int32_t config_max_length(const encoder_config *cfg) {
+    return config_roberta_positions(cfg) ? cfg->max_positions - cfg->pad_token_id - 1 : cfg->max_positions;
 }

@@ -5,7 +5,7 @@
 
 #include <stdint.h>
 
-#include "model/distilbert.h"
+#include "model/encoder.h"
 
 typedef struct {
     float beta1, beta2, eps, weight_decay;

@@ -5,7 +5,7 @@
 #include <jansson.h>
 #include <stdio.h>
 
-#include "model/distilbert.h"
+#include "model/encoder.h"
 #include "nerc/train.h"
 #include "train/optim.h"
 

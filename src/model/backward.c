@@ -1,0 +1,99 @@
+/* Encoder backward pass: mirrors forward.c in reverse and accumulates every
+ * parameter gradient into the state's gradient buffer. */
+#include <string.h>
+
+#include "core/error.h"
+#include "model/encoder.h"
+
+static void activation_backward(const encoder_config *c, float *dinp, const float *dout, const float *inp,
+                                int64_t n) {
+    switch (c->activation) {
+    case ACT_RELU: relu_backward(dinp, dout, inp, n); break;
+    case ACT_GELU_TANH: gelu_tanh_backward(dinp, dout, inp, n); break;
+    case ACT_GELU: gelu_backward(dinp, dout, inp, n); break;
+    }
+}
+
+/* dinp += dout @ W; dW += dout^T @ inp; db += sum dout, for the linear layer r of the gradients g. */
+static void linear_grad(float *dinp, linear_ref w, linear_ref g, const float *dout, const float *inp, int64_t N) {
+    linear_backward(dinp, g.w, g.b, dout, inp, w.w, N, w.IC, w.OC);
+}
+
+/* Mirrors block_forward in reverse. d_out = d h2 on entry; on return d_in = d x. */
+static void block_backward(struct nerc_state *s, int64_t l, const float *x) {
+    const encoder_config *c = &s->m->cfg;
+    const nerc_model *m = s->m;
+    layer_view p = encoder_layer(m, &m->p, l), g = encoder_layer(m, &s->g, l);
+    int64_t N = s->n_rows, R = s->max_rows, C = c->dim, F = c->hidden_dim, H = c->n_heads;
+    const float *qkv = s->qkv + l * R * 3 * C, *att = s->att + l * H * s->max_att, *ctx = s->ctx + l * R * C;
+    const float *res1 = s->res1 + l * R * C, *h1 = s->h1 + l * R * C, *fc1 = s->fc1 + l * R * F;
+    const float *act = s->fc1_act + l * R * F, *res2 = s->res2 + l * R * C;
+    size_t NC = (size_t)(N * C) * sizeof(float), NF = (size_t)(N * F) * sizeof(float);
+#define W(op) encoder_linear(m, &m->p, l, op)
+#define G(op) encoder_linear(m, &s->g, l, op)
+    /* h2 = LN2(res2) */
+    memset(s->d_res, 0, NC);
+    layernorm_backward(s->d_res, g.ln2_w, g.ln2_b, s->d_out, res2, p.ln2_w, s->ln2_mean + l * R, s->ln2_rstd + l * R,
+                       N, C);
+    /* res2 = dropout(fc2(act)) + h1 */
+    memcpy(s->d_h1, s->d_res, NC);
+    dropout_backward(s->d_res, N * C, s->dropout_p, s->dropout_seed, STREAM_FFN(l));
+    memset(s->d_act, 0, NF);
+    linear_grad(s->d_act, W(LIN_FC2), G(LIN_FC2), s->d_res, act, N);
+    /* act = activation(fc1); fc1 = fc1(h1) */
+    memset(s->d_fc1, 0, NF);
+    activation_backward(c, s->d_fc1, s->d_act, fc1, N * F);
+    linear_grad(s->d_h1, W(LIN_FC1), G(LIN_FC1), s->d_fc1, h1, N);
+    /* h1 = LN1(res1) */
+    memset(s->d_res, 0, NC);
+    layernorm_backward(s->d_res, g.ln1_w, g.ln1_b, s->d_h1, res1, p.ln1_w, s->ln1_mean + l * R, s->ln1_rstd + l * R,
+                       N, C);
+    /* res1 = dropout(out(ctx)) + x */
+    memcpy(s->d_in, s->d_res, NC);
+    dropout_backward(s->d_res, N * C, encoder_attention_output_dropout(s), s->dropout_seed, STREAM_ATT_OUT(l));
+    memset(s->d_ctx, 0, NC);
+    linear_grad(s->d_ctx, W(LIN_OUT), G(LIN_OUT), s->d_res, ctx, N);
+    /* ctx = attention(qkv); qkv = qkv(x) */
+    memset(s->d_qkv, 0, 3 * NC);
+    attention_backward(s->d_qkv, s->d_att, s->d_ctx, qkv, att, &s->lay, C, H, s->att_dropout_p, s->dropout_seed,
+                       STREAM_ATT(l));
+    linear_grad(s->d_in, W(LIN_QKV), G(LIN_QKV), s->d_qkv, x, N);
+#undef W
+#undef G
+}
+
+/* x0 = dropout(LN(word + position (+ token type 0))) */
+static void embeddings_backward(struct nerc_state *s, const nerc_batch *b) {
+    const encoder_config *c = &s->m->cfg;
+    const encoder_params *p = &s->m->p, *g = &s->g;
+    int64_t N = s->n_rows, C = c->dim;
+    size_t NC = (size_t)(N * C) * sizeof(float);
+    dropout_backward(s->d_out, N * C, s->dropout_p, s->dropout_seed, STREAM_EMB);
+    memset(s->d_res, 0, NC);
+    layernorm_backward(s->d_res, g->cat[P_EMB_LN_W], g->cat[P_EMB_LN_B], s->d_out, s->emb_sum, p->cat[P_EMB_LN_W],
+                       s->emb_mean, s->emb_rstd, N, C);
+    float *d_pos = c->sinusoidal_pos ? NULL : g->cat[P_POS_EMB];
+    float *d_type0 = c->type_vocab_size > 0 ? g->cat[P_TYPE_EMB] : NULL;
+    int32_t pos_pad = config_roberta_positions(c) ? c->pad_token_id : -1;
+    embedding_backward(g->cat[P_WORD_EMB], d_pos, d_type0, s->d_res, b->input_ids, s->pos, N, C, c->pad_token_id,
+                       pos_pad);
+}
+
+nerc_status encoder_backward(struct nerc_state *s, const nerc_batch *b) {
+    if (!s->training)
+        return nerc_errorf(NERC_ERR_ARG, "backward needs a state made for training");
+    const nerc_model *m = s->m;
+    int64_t N = s->n_rows, C = m->cfg.dim, L = m->cfg.n_layers;
+    /* logits = classifier(dropout(h2[L-1])) */
+    memset(s->d_out, 0, (size_t)(N * C) * sizeof(float));
+    linear_grad(s->d_out, encoder_classifier(m, &m->p), encoder_classifier(m, &s->g), s->d_logits, s->cls_in, N);
+    dropout_backward(s->d_out, N * C, s->cls_dropout_p, s->dropout_seed, STREAM_CLS);
+    for (int64_t l = L - 1; l >= 0; l--) {
+        block_backward(s, l, l == 0 ? s->x0 : encoder_hidden(s, (int32_t)l - 1));
+        float *t = s->d_out; /* the block's input gradient feeds the block below */
+        s->d_out = s->d_in;
+        s->d_in = t;
+    }
+    embeddings_backward(s, b);
+    return NERC_OK;
+}

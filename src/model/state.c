@@ -1,0 +1,182 @@
+/* The per-run state of an encoder: every activation preallocated for the
+ * worst batch (nothing is allocated per batch), gradients for training, and
+ * the precision of the linear layers in inference. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "model/encoder.h"
+
+typedef struct {
+    float **ptr;
+    int64_t n;
+} carve;
+
+static int64_t carve_total(const carve *c, int n) {
+    int64_t t = 0;
+    for (int i = 0; i < n; i++)
+        t += c[i].n;
+    return t;
+}
+
+static void carve_apply(const carve *c, int n, float *base) {
+    for (int i = 0; i < n; i++) {
+        *c[i].ptr = base;
+        base += c[i].n;
+    }
+}
+
+static nerc_status state_alloc_acts(struct nerc_state *s) {
+    const encoder_config *c = &s->m->cfg;
+    /* Training keeps every block's activations for the backward pass; inference
+     * reuses one slot for all blocks (a block's input is dead once its output is written). */
+    int64_t N = s->max_rows, C = c->dim, F = c->hidden_dim, L = s->training ? c->n_layers : 1, K = c->n_labels,
+            HA = (int64_t)c->n_heads * s->max_att;
+    carve acts[] = {
+        {&s->emb_sum, N * C},  {&s->emb_mean, N},     {&s->emb_rstd, N},     {&s->x0, N * C},
+        {&s->qkv, L * N * 3 * C}, {&s->att, L * HA},  {&s->ctx, L * N * C},  {&s->res1, L * N * C},
+        {&s->ln1_mean, L * N}, {&s->ln1_rstd, L * N}, {&s->h1, L * N * C},   {&s->fc1, L * N * F},
+        {&s->fc1_act, L * N * F}, {&s->res2, L * N * C}, {&s->ln2_mean, L * N}, {&s->ln2_rstd, L * N},
+        {&s->h2, L * N * C},   {&s->cls_in, N * C},   {&s->logits, N * K},   {&s->d_logits, N * K},
+    };
+    carve grads[] = {
+        {&s->d_out, N * C}, {&s->d_in, N * C}, {&s->d_res, N * C}, {&s->d_h1, N * C}, {&s->d_ctx, N * C},
+        {&s->d_qkv, N * 3 * C}, {&s->d_act, N * F}, {&s->d_fc1, N * F}, {&s->d_att, HA},
+    };
+    int na = (int)(sizeof acts / sizeof acts[0]), ng = s->training ? (int)(sizeof grads / sizeof grads[0]) : 0;
+    int64_t total = carve_total(acts, na) + carve_total(grads, ng);
+    s->act_mem = malloc((size_t)total * sizeof(float));
+    s->pos = malloc((size_t)N * sizeof *s->pos);
+    if (!s->act_mem || !s->pos)
+        return nerc_errorf(NERC_ERR_NOMEM, "cannot allocate %.1f MiB of activations for %lld rows",
+                           (double)total * 4.0 / 1048576.0, (long long)N);
+    carve_apply(acts, na, s->act_mem);
+    carve_apply(grads, ng, s->act_mem + carve_total(acts, na));
+    return NERC_OK;
+}
+
+nerc_status nerc_state_init(nerc_state **out, const nerc_model *m, int32_t max_seqs, int64_t max_rows,
+                            int64_t max_att, int training) {
+    *out = NULL;
+    if (max_seqs < 1 || max_rows < 1 || max_att < 1 || max_rows > (1LL << 31) || max_att > (1LL << 40))
+        return nerc_errorf(NERC_ERR_ARG, "state capacity out of range (seqs %d, rows %lld, attention pairs %lld)",
+                           max_seqs, (long long)max_rows, (long long)max_att);
+    struct nerc_state *s = calloc(1, sizeof *s);
+    if (!s)
+        return nerc_errorf(NERC_ERR_NOMEM, "out of memory");
+    s->m = m;
+    s->max_seqs = max_seqs;
+    s->max_rows = max_rows;
+    s->max_att = max_att;
+    s->training = training != 0;
+    s->att_offsets = calloc((size_t)max_seqs + 1, sizeof *s->att_offsets);
+    s->seq_keys = calloc((size_t)max_seqs, sizeof *s->seq_keys);
+    nerc_status st = s->att_offsets && s->seq_keys ? NERC_OK : nerc_errorf(NERC_ERR_NOMEM, "out of memory");
+    if (st == NERC_OK)
+        st = state_alloc_acts(s);
+    if (st == NERC_OK && s->training) {
+        s->grad_mem = calloc((size_t)m->n_params, sizeof(float));
+        if (!s->grad_mem)
+            st = nerc_errorf(NERC_ERR_NOMEM, "cannot allocate gradients for %lld parameters", (long long)m->n_params);
+        else
+            encoder_views(m, s->grad_mem, &s->g);
+    }
+    if (st != NERC_OK) {
+        nerc_state_free(s);
+        return st;
+    }
+    *out = s;
+    return NERC_OK;
+}
+
+static void free_bf16(struct nerc_state *s) {
+    int32_t n = encoder_n_linears(s->m);
+    for (int32_t i = 0; s->bf16 && i < n; i++)
+        linear_bf16_free(s->bf16[i]);
+    free(s->bf16);
+    free(s->bf16_scratch);
+    s->bf16 = NULL;
+    s->bf16_scratch = NULL;
+}
+
+void nerc_state_free(nerc_state *s) {
+    if (!s)
+        return;
+    free_bf16(s);
+    free(s->act_mem);
+    free(s->pos);
+    free(s->grad_mem);
+    free(s->att_offsets);
+    free(s->seq_keys);
+    free(s);
+}
+
+nerc_status nerc_precision_parse(const char *name, nerc_precision *p) {
+    if (!strcmp(name, "fp32"))
+        *p = NERC_PRECISION_FP32;
+    else if (!strcmp(name, "bf16"))
+        *p = NERC_PRECISION_BF16;
+    else
+        return nerc_errorf(NERC_ERR_ARG, "unknown precision '%s' (fp32, bf16)", name);
+    return NERC_OK;
+}
+
+/* Packs every linear layer (encoder_linear's index order) into bf16. */
+static nerc_status make_bf16_linears(struct nerc_state *s) {
+    const nerc_model *m = s->m;
+    int64_t C = m->cfg.dim, F = m->cfg.hidden_dim;
+    int32_t n = encoder_n_linears(m);
+    s->bf16 = calloc((size_t)n, sizeof *s->bf16);
+    s->bf16_scratch = malloc((size_t)(s->max_rows * (F > C ? F : C)) * sizeof *s->bf16_scratch);
+    if (!s->bf16 || !s->bf16_scratch)
+        return nerc_errorf(NERC_ERR_NOMEM, "out of memory for bf16 weights");
+    for (int64_t l = 0; l < m->cfg.n_layers; l++)
+        for (int op = 0; op < LIN_PER_LAYER; op++) {
+            linear_ref r = encoder_linear(m, &m->p, l, (layer_linear)op);
+            NERC_TRY(linear_bf16_create(&s->bf16[r.index], r.w, r.b, r.IC, r.OC));
+        }
+    linear_ref r = encoder_classifier(m, &m->p);
+    return linear_bf16_create(&s->bf16[r.index], r.w, r.b, r.IC, r.OC);
+}
+
+nerc_status nerc_state_set_precision(nerc_state *s, nerc_precision p) {
+    if (p == s->precision)
+        return NERC_OK;
+    free_bf16(s);
+    s->precision = NERC_PRECISION_FP32;
+    if (p == NERC_PRECISION_FP32)
+        return NERC_OK;
+    if (s->training)
+        return nerc_errorf(NERC_ERR_ARG, "bf16 precision is for inference; this state is made for training");
+    nerc_status st = make_bf16_linears(s);
+    if (st != NERC_OK) {
+        free_bf16(s);
+        return st;
+    }
+    s->precision = p;
+    return NERC_OK;
+}
+
+void nerc_state_zero_grad(nerc_state *s) {
+    if (s->grad_mem)
+        memset(s->grad_mem, 0, (size_t)s->m->n_params * sizeof(float));
+}
+
+const float *nerc_state_logits(const nerc_state *s) { return s->logits; }
+const nerc_model *nerc_state_model(const nerc_state *s) { return s->m; }
+
+const float *encoder_hidden(const struct nerc_state *s, int32_t layer) {
+    return layer < 0 ? s->x0 : s->h2 + encoder_slot(s, layer) * s->max_rows * s->m->cfg.dim;
+}
+
+/* ---- public wrappers ---------------------------------------------------------- */
+
+nerc_status nerc_forward(nerc_state *s, const nerc_batch *b, int training, uint64_t seed) {
+    return encoder_forward(s, b, training, seed);
+}
+
+nerc_status nerc_loss(nerc_state *s, const nerc_batch *b, double norm, double *loss) {
+    return encoder_loss(s, b, norm, loss);
+}
+
+nerc_status nerc_backward(nerc_state *s, const nerc_batch *b) { return encoder_backward(s, b); }
