@@ -128,38 +128,56 @@ int main(int argc, char **argv) {
 
     make_bad_model("truncated", cfg, "\x05\x00\x00", 3);
     snprintf(args, sizeof args, "eval --model %s/truncated --data x.txt", tmp);
-    expect_error(args, 1, "truncated/model.safetensors: truncated");
+    expect_error(args, 2, "truncated/model.safetensors: truncated");
 
     make_bad_model("biglen", cfg, "\xff\xff\x00\x00\x00\x00\x00\x00{}", 10);
     snprintf(args, sizeof args, "eval --model %s/biglen --data x.txt", tmp);
-    expect_error(args, 1, "larger than the file");
+    expect_error(args, 2, "larger than the file");
 
     const char st_bad_dtype[] = "\x3c\x00\x00\x00\x00\x00\x00\x00"
                                 "{\"x\": {\"dtype\": \"Q4\", \"shape\": [1], \"data_offsets\": [0, 4]}}";
     make_bad_model("dtype", cfg, st_bad_dtype, sizeof st_bad_dtype - 1);
     snprintf(args, sizeof args, "forward --model %s/dtype --batch b --out o", tmp);
-    expect_error(args, 1, "unknown dtype 'Q4'");
+    expect_error(args, 2, "unknown dtype 'Q4'");
 
     make_bad_model("badjson", "{\"dim\": 8,,}", "", 0);
     snprintf(args, sizeof args, "eval --model %s/badjson --data x.txt", tmp);
-    expect_error(args, 1, "badjson/config.json:1:");
+    expect_error(args, 2, "badjson/config.json:1:");
 
     make_bad_model("nokey", "{\"dim\": 8}", "", 0);
     snprintf(args, sizeof args, "eval --model %s/nokey --data x.txt", tmp);
-    expect_error(args, 1, "missing required key");
+    expect_error(args, 2, "missing required key");
 
     snprintf(args, sizeof args, "init --config %s/nokey/config.json --out %s/o", tmp, tmp);
-    expect_error(args, 1, "missing required key");
+    expect_error(args, 2, "missing required key");
+
+    /* model families: an unsupported model_type or hidden_act, a tokenizer larger than the embeddings */
+    make_bad_model("gpt2", "{\"model_type\": \"gpt2\"}", "", 0);
+    snprintf(args, sizeof args, "predict --model %s/gpt2", tmp);
+    expect_error(args, 2, "gpt2/config.json: model_type \"gpt2\" is not supported");
+#define TINY_BERT "\"model_type\": \"bert\", \"vocab_size\": 100, \"max_position_embeddings\": 16, \"hidden_size\": 8, " \
+                  "\"num_hidden_layers\": 1, \"num_attention_heads\": 2, \"intermediate_size\": 16"
+    make_bad_model("swish", "{" TINY_BERT ", \"hidden_act\": \"swish\"}", "", 0);
+    snprintf(args, sizeof args, "eval --model %s/swish --data x.txt", tmp);
+    expect_error(args, 2, "swish/config.json: hidden_act \"swish\" is not supported");
+    make_bad_model("small_vocab", "{" TINY_BERT "}", "", 0);
+    snprintf(args, sizeof args, "cp %s/models/distilbert-base-uncased/vocab.txt %s/small_vocab/", SHARED_DIR, tmp);
+    CHECK(system(args) == 0);
+    snprintf(args, sizeof args, "init --config %s/small_vocab/config.json --out %s/small_vocab_model", tmp, tmp);
+    char init_out[1024];
+    CHECK(run(args, init_out, sizeof init_out) == 0);
+    snprintf(args, sizeof args, "predict --model %s/small_vocab_model /dev/null", tmp);
+    expect_error(args, 2, "the tokenizer has 30522 ids (vocabulary + added tokens) but config.json vocab_size is 100");
 
     /* labels that do not match the classifier size */
     snprintf(args, sizeof args, "train --model %s/fixtures/model/tiny --train %s/one_col.txt --validation x --out %s/t",
              SHARED_DIR, tmp, tmp);
     write_file("one_col.txt", "EU B-ORG\nrejects\n", 17);
-    expect_error(args, 1, "one_col.txt:2:");
+    expect_error(args, 2, "one_col.txt:2:");
 
     write_file("score.txt", "a B-PER B-PER\nb I-PER\n", 22);
     snprintf(args, sizeof args, "score %s/score.txt", tmp);
-    expect_error(args, 1, "score.txt:2");
+    expect_error(args, 2, "score.txt:2");
 
     expect_error("train --bogus", 2, "unknown option '--bogus'");
     expect_error("frobnicate", 2, "unknown command 'frobnicate'");

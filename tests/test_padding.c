@@ -1,22 +1,24 @@
-/* Padding invariance: a sentence's logits are the same (<= 1e-6) alone, packed
- * with longer sentences, and right-padded in HF's layout inside a batch. */
+/* Padding invariance, for every family: a sentence's logits are the same
+ * (<= 1e-6) alone, packed with longer sentences, and right-padded in HF's
+ * layout (pad ids, attention mask) inside a batch. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/rng.h"
-#include "nerc/model.h"
+#include "model/encoder.h"
 #include "test.h"
 
 #define LEN_A 9
 #define LEN_B 23
 #define K 9
 
-static void make_ids(int32_t *ids, int n, rng_state *r) {
-    ids[0] = 101;
-    for (int i = 1; i < n - 1; i++)
-        ids[i] = 1000 + (int32_t)rng_below(r, 20000);
-    ids[n - 1] = 102;
+/* Random ids that are never the padding id. */
+static void make_ids(int32_t *ids, int n, const nerc_model *m, rng_state *r) {
+    for (int i = 0; i < n; i++)
+        do
+            ids[i] = 3 + (int32_t)rng_below(r, (uint64_t)m->cfg.vocab_size - 3);
+        while (ids[i] == m->cfg.pad_token_id);
 }
 
 static double max_diff(const float *a, const float *b, int64_t n) {
@@ -26,16 +28,16 @@ static double max_diff(const float *a, const float *b, int64_t n) {
     return m;
 }
 
-int main(void) {
+static void check_model(const char *dir) {
     nerc_model *m = NULL;
-    CHECK_OK(nerc_model_load(&m, SHARED_DIR "/fixtures/model/small", NULL, 0, 0));
+    CHECK_OK(nerc_model_load(&m, dir, NULL, 0, 0));
     if (!m)
-        return test_report("test_padding");
+        return;
     rng_state r;
     rng_seed(&r, 7);
     int32_t a[LEN_A], b[LEN_B], pos[2 * LEN_B];
-    make_ids(a, LEN_A, &r);
-    make_ids(b, LEN_B, &r);
+    make_ids(a, LEN_A, m, &r);
+    make_ids(b, LEN_B, m, &r);
     for (int i = 0; i < 2 * LEN_B; i++)
         pos[i] = i % LEN_B;
     nerc_state *s = NULL;
@@ -61,16 +63,26 @@ int main(void) {
     CHECK_MSG(d_packed <= 1e-6, "packed: %.3g", d_packed);
 
     /* 3. HF padded layout: [B; A + pad], each LEN_B rows, A has LEN_A keys */
-    int32_t ids3[2 * LEN_B] = {0}, off3[3] = {0, LEN_B, 2 * LEN_B}, keys3[2] = {LEN_B, LEN_A};
+    int32_t ids3[2 * LEN_B], off3[3] = {0, LEN_B, 2 * LEN_B}, keys3[2] = {LEN_B, LEN_A};
+    for (int i = 0; i < 2 * LEN_B; i++)
+        ids3[i] = m->cfg.pad_token_id;
     memcpy(ids3, b, sizeof b);
     memcpy(ids3 + LEN_B, a, sizeof a);
     nerc_batch b3 = {2, 2 * LEN_B, ids3, pos, NULL, off3, keys3};
     CHECK_OK(nerc_forward(s, &b3, 0, 0));
     double d_padded = max_diff(alone, nerc_state_logits(s) + LEN_B * K, LEN_A * K);
     CHECK_MSG(d_padded <= 1e-6, "padded: %.3g", d_padded);
-    printf("  max |logit diff| vs alone: packed %.3g, HF-padded %.3g (tolerance 1e-6)\n", d_packed, d_padded);
+    printf("  %-12s max |logit diff| vs alone: packed %.3g, HF-padded %.3g (tolerance 1e-6)\n", nerc_model_type(m),
+           d_packed, d_padded);
 
     nerc_state_free(s);
     nerc_model_free(m);
+}
+
+int main(void) {
+    check_model(SHARED_DIR "/fixtures/model/small");
+    check_model(SHARED_DIR "/fixtures/family/bert_tiny");
+    check_model(SHARED_DIR "/fixtures/family/roberta_tiny");
+    check_model(SHARED_DIR "/fixtures/family/xlmr_tiny");
     return test_report("test_padding");
 }

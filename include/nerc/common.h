@@ -51,8 +51,9 @@ typedef enum {
     NERC_ERR_INTERNAL
 } nerc_status;
 
-/* The message of the last failure on this thread ("" if none). */
+/* The message of the last failure on this thread ("" if none), and its status. */
 const char *nerc_last_error(void);
+nerc_status nerc_last_status(void);
 /* A short name for a status code ("io error", "format error", ...). */
 const char *nerc_status_name(nerc_status s);
 

@@ -6,6 +6,7 @@
 
 #include "nerc/batch.h"
 #include "nerc/common.h"
+#include "nerc/text.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -45,6 +46,9 @@ const char *const *nerc_model_labels(const nerc_model *m);
 int32_t nerc_model_max_length(const nerc_model *m);
 /* config.json's model_type: "distilbert", "bert", "roberta" or "xlm-roberta". */
 const char *nerc_model_type(const nerc_model *m);
+/* NERC_ERR_FORMAT when the tokenizer produces ids the embedding table lacks
+ * (its vocabulary, added tokens included, is larger than vocab_size). */
+nerc_status nerc_model_check_tokenizer(const nerc_model *m, const nerc_tokenizer *tok);
 /* Directory holding the tokenizer files (vocab.txt ...), or NULL. */
 const char *nerc_model_tokenizer_dir(const nerc_model *m);
 /* Overrides config.json's dropout probabilities (e.g. 0 for parity checks). */

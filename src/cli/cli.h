@@ -1,5 +1,6 @@
 /* The nerc command-line tool: one function per subcommand (src/cli/cmd_<name>.c).
- * Each returns the process exit code (0 ok, 1 failure, 2 usage error) and
+ * Each returns the process exit code (0 ok, 1 failure: I/O, memory, numeric;
+ * 2 invalid input: usage, bad arguments, malformed or unsupported files) and
  * prints errors as "nerc <cmd>: <message>". The CLI only parses flags, calls
  * the public API (include/nerc.h) and prints; all real work is in libnerc. */
 #ifndef NERC_CLI_H

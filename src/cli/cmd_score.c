@@ -13,7 +13,7 @@ static const char score_synopsis[] =
     "  FILE             conlleval input: 'word ... gold predicted' per line, whitespace\n"
     "                   separated, a blank line between sentences, -DOCSTART- lines skipped\n"
     "  FILE PRED_FILE   a gold and a predicted CoNLL file (tag = last column), aligned by line\n"
-    "Exit status: 0 ok, 1 bad input or I/O error, 2 usage error.";
+    "Exit status: 0 ok, 1 I/O error, 2 usage error or bad input.";
 
 /* What the command line asks for, after checking. */
 typedef struct {
@@ -80,13 +80,14 @@ int cmd_score(int argc, char **argv) {
         st = nerc_scorer_report(sc, p.mode, p.scheme, &rep);
     if (st == NERC_OK)
         st = nerc_report_write(stdout, &rep, p.format, p.split, p.level, p.digits);
+    rc = 0;
     if (st == NERC_OK && fflush(stdout) != 0) {
         fprintf(stderr, "nerc score: writing to stdout failed\n");
-        st = NERC_ERR_IO;
+        rc = 1;
     } else if (st != NERC_OK) {
-        cli_fail("score");
+        rc = cli_fail("score");
     }
     nerc_report_free(&rep);
     nerc_scorer_free(sc);
-    return st == NERC_OK ? 0 : 1;
+    return rc;
 }

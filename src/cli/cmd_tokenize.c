@@ -62,7 +62,7 @@ static int line_text(const tokenize_params *p, char *line, size_t len, long line
         fprintf(stderr, "nerc tokenize: %s:%ld: expected a JSON object with a string \"text\" (%s)\n",
                 p->input, lineno, *doc ? "no text field" : err.text);
         json_decref(*doc);
-        return 1;
+        return 2;
     }
     *text = json_string_value(t);
     *text_len = json_string_length(t);
@@ -74,13 +74,14 @@ static int tokenize_line(const tokenize_params *p, const nerc_tokenizer *tok, ch
     json_t *doc;
     const char *text;
     size_t text_len;
-    if (line_text(p, line, len, lineno, &doc, &text, &text_len))
-        return 1;
+    int rc = line_text(p, line, len, lineno, &doc, &text, &text_len);
+    if (rc)
+        return rc;
     nerc_encoding e;
     if (nerc_tokenizer_encode(tok, text, text_len, &e) != NERC_OK) {
         fprintf(stderr, "nerc tokenize: %s:%ld: %s\n", p->input, lineno, nerc_last_error());
         json_decref(doc);
-        return 1;
+        return nerc_last_status() == NERC_ERR_ARG || nerc_last_status() == NERC_ERR_FORMAT ? 2 : 1;
     }
     json_t *out = encoding_to_json(tok, &e);
     json_dumpf(out, stdout, JSON_COMPACT);
@@ -121,10 +122,8 @@ int cmd_tokenize(int argc, char **argv) {
     if (n_pos)
         p.input = pos[0];
     nerc_tokenizer *tok = NULL;
-    if (nerc_tokenizer_load(&tok, p.model_dir) != NERC_OK) {
-        fprintf(stderr, "nerc tokenize: %s\n", nerc_last_error());
-        return 1;
-    }
+    if (nerc_tokenizer_load(&tok, p.model_dir) != NERC_OK)
+        return cli_fail("tokenize");
     FILE *in = strcmp(p.input, "-") ? fopen(p.input, "rb") : stdin;
     if (!in) {
         fprintf(stderr, "nerc tokenize: cannot open %s\n", p.input);

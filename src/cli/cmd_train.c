@@ -187,11 +187,11 @@ int cmd_train(int argc, char **argv) {
     nerc_train_result res;
     if (nerc_train(&p, &res) != NERC_OK) {
         int no_weights = strstr(nerc_last_error(), "model.safetensors: not found") != NULL;
-        cli_fail("train");
+        rc = cli_fail("train");
         if (no_weights && !init_random)
             fprintf(stderr, "hint: download the weights (README: Getting the pretrained weights), or add "
                             "--init-random to train this architecture from random weights\n");
-        return 1;
+        return rc;
     }
     if (res.interrupted) {
         fprintf(stderr, "interrupted at step %lld: checkpoint saved in %s; continue with --resume\n",

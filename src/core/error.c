@@ -6,11 +6,13 @@
 #include <string.h>
 
 static _Thread_local char err_msg[1024];
+static _Thread_local nerc_status err_status = NERC_OK;
 static nerc_log_fn log_fn = NULL;
 static void *log_user = NULL;
 static int log_set = 0;
 
 const char *nerc_last_error(void) { return err_msg; }
+nerc_status nerc_last_status(void) { return err_status; }
 
 const char *nerc_status_name(nerc_status s) {
     switch (s) {
@@ -30,6 +32,7 @@ nerc_status nerc_errorf(nerc_status st, const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(err_msg, sizeof err_msg, fmt, ap);
     va_end(ap);
+    err_status = st;
     return st;
 }
 
@@ -47,6 +50,7 @@ nerc_status nerc_error_prefix(nerc_status st, const char *fmt, ...) {
         for (; *src && at + 1 < sizeof err_msg; src++)
             err_msg[at++] = *src;
     err_msg[at < sizeof err_msg ? at : sizeof err_msg - 1] = '\0';
+    err_status = st;
     return st;
 }
 

@@ -178,6 +178,8 @@ nerc_status nerc_evaluate_file(const nerc_model *m, const char *path, const nerc
         st = nerc_dataset_read(ds_out, path, &labels);
     if (st == NERC_OK)
         st = tokdir ? nerc_tokenizer_load(&tok, tokdir) : nerc_errorf(NERC_ERR_ARG, "the model has no tokenizer files");
+    if (st == NERC_OK)
+        st = nerc_model_check_tokenizer(m, tok);
     if (st == NERC_OK) {
         nerc_encode_params ep = encode_params_for(m, p->max_length, p->stride, p->label_mode);
         st = nerc_encode_dataset(&enc, *ds_out, tok, &ep);

@@ -55,6 +55,7 @@ nerc_status nerc_predictor_init(nerc_predictor **out, const nerc_model *m, const
     if (!m || !tok)
         return nerc_errorf(NERC_ERR_ARG, "predict: a model and a tokenizer are required");
     nerc_predict_params p = params ? *params : nerc_predict_default_params();
+    NERC_TRY(nerc_model_check_tokenizer(m, tok));
     NERC_TRY(resolve_params(&p, m));
     nerc_predictor *pr = calloc(1, sizeof *pr);
     if (!pr)

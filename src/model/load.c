@@ -349,6 +349,15 @@ const char *const *nerc_model_labels(const nerc_model *m) { return (const char *
 int32_t nerc_model_max_length(const nerc_model *m) { return config_max_length(&m->cfg); }
 const char *nerc_model_type(const nerc_model *m) { return family_of(m->cfg.family)->model_type; }
 const char *nerc_model_tokenizer_dir(const nerc_model *m) { return m->tokenizer_dir; }
+
+nerc_status nerc_model_check_tokenizer(const nerc_model *m, const nerc_tokenizer *tok) {
+    int32_t n = nerc_tokenizer_vocab_size(tok);
+    if (n > m->cfg.vocab_size)
+        return nerc_errorf(NERC_ERR_FORMAT,
+                           "%s: the tokenizer has %d ids (vocabulary + added tokens) but config.json vocab_size is %d",
+                           m->tokenizer_dir ? m->tokenizer_dir : "model", n, m->cfg.vocab_size);
+    return NERC_OK;
+}
 void nerc_model_set_dropout(nerc_model *m, float hidden, float attention) {
     config_set_dropout(&m->cfg, hidden, attention);
 }

@@ -95,6 +95,7 @@ static nerc_status setup_data(trainer *t) {
     NERC_TRY(load_model(t));
     const char *tokdir = nerc_model_tokenizer_dir(t->m);
     NERC_TRY(nerc_tokenizer_load(&t->tok, tokdir ? tokdir : p->model));
+    NERC_TRY(nerc_model_check_tokenizer(t->m, t->tok));
     NERC_TRY(encode(t, t->train, &t->enc_train, "train"));
     NERC_TRY(encode(t, t->dev, &t->enc_dev, "validation"));
     if (t->test)
