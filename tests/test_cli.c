@@ -46,6 +46,19 @@ static void expect_error(const char *args, int want, const char *needle) {
     CHECK_MSG(lines == 1, "nerc %s: %d lines of error output: %s", args, lines, out);
 }
 
+/* `args` must fail with status `want`, its last line naming `needle` (progress lines may come first). */
+static void expect_last_line(const char *args, int want, const char *needle) {
+    char out[16384];
+    int rc = run(args, out, sizeof out);
+    size_t n = strlen(out);
+    while (n > 0 && out[n - 1] == '\n')
+        out[--n] = '\0';
+    const char *last = strrchr(out, '\n');
+    last = last ? last + 1 : out;
+    CHECK_MSG(rc == want, "nerc %s: exit %d, expected %d; output: %s", args, rc, want, out);
+    CHECK_MSG(strstr(last, needle) != NULL, "nerc %s: last line lacks '%s': %s", args, needle, last);
+}
+
 static void make_bad_model(const char *name, const char *config, const void *st, size_t st_len) {
     char *dir = fs_join(tmp, name), *c = fs_join(dir, "config.json"), *m = fs_join(dir, "model.safetensors");
     CHECK_OK(fs_mkdirs(dir));
@@ -106,6 +119,17 @@ static void test_kill9_resume(void) {
         CHECK_MSG(file_equal(a, b), "kill -9 after %d ms + resume: optimizer state differs", delays_ms[k]);
     }
     CHECK_MSG(interrupted > 0, "every run finished before its kill -9: the test proved nothing");
+    /* --resume with other settings breaks the bit-identical promise: refused, naming the field */
+    const char *changed[][2] = {{"--lr 2e-3", "learning_rate 0.001, this run has learning_rate 0.002"},
+                                {"--warmup-steps 3", "warmup_steps 0, this run has warmup_steps 3"},
+                                {"--weight-decay 0.01", "weight_decay 0, this run has weight_decay 0.01"},
+                                {"--max-length 32", "max_length 512, this run has max_length 32"},
+                                {"--stride 16", "stride 128, this run has stride 16"},
+                                {"--dropout 0.2", "dropout 0.100000001, this run has dropout 0.200000003"}};
+    for (size_t i = 0; i < sizeof changed / sizeof changed[0]; i++) {
+        snprintf(cmd, sizeof cmd, "%s --out %s/whole --resume %s", train, tmp, changed[i][0]);
+        expect_last_line(cmd, 2, changed[i][1]);
+    }
     printf("  kill -9 at 150/400/700 ms (%d of 3 runs cut short) + --resume: weights and optimizer identical\n",
            interrupted);
 }

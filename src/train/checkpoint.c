@@ -71,20 +71,128 @@ static nerc_status save_moments(const trainer *t, const char *dir) {
     return st;
 }
 
-static json_t *trainer_state_json(const trainer *t) {
-    return json_pack("{s:I, s:f, s:f, s:I, s:O, s:{s:I, s:I, s:I, s:I, s:I, s:i, s:I, s:f, s:I, s:i, s:i}}",
-                     "global_step", (json_int_t)t->step, "epoch",
-                     t->steps_per_epoch ? (double)t->step / (double)t->steps_per_epoch : 0.0, "best_metric",
-                     t->best_f1, "best_step", (json_int_t)t->best_step, "log_history", t->history, "nerc", "seed",
-                     (json_int_t)t->p->seed, "epoch_index", (json_int_t)t->epoch, "batch_in_epoch",
-                     (json_int_t)t->batch_in_epoch, "adam_step", (json_int_t)t->opt.step, "total_steps",
-                     (json_int_t)t->total_steps, "evals_since_best", t->evals_since_best, "tokens_seen",
-                     (json_int_t)t->tokens_seen, "train_seconds", t->train_seconds, "batch_size",
-                     (json_int_t)t->p->batch_size, "grad_accum", t->p->grad_accum, "label_mode",
-                     (int)t->p->label_mode);
+/* ---- trainer state: one table drives save, restore and the resume check ---- */
+
+typedef enum { FIELD_I64, FIELD_I32, FIELD_F64, FIELD_F32, FIELD_U64, FIELD_ENUM } field_type;
+
+typedef enum {
+    FIELD_COUNTER, /* progress: saved, restored on resume */
+    FIELD_SETTING  /* how the run was made: saved, must be equal on resume */
+} field_role;
+
+typedef struct {
+    const char *name; /* key in trainer_state.json (HF's at the top level, nerc's under "nerc") */
+    field_type type;
+    void *ptr;
+    field_role role;
+    int top_level;    /* HF Trainer's own keys */
+} state_field;
+
+#define N_STATE_FIELDS 26
+
+/* Every field of the run's state, pointing into `t` (settings are read only). */
+static int state_fields(trainer *t, state_field *f) {
+    nerc_train_params *p = (nerc_train_params *)t->p;
+    encoder_config *c = &t->m->cfg;
+    state_field all[] = {
+        {"global_step", FIELD_I64, &t->step, FIELD_COUNTER, 1},
+        {"best_metric", FIELD_F64, &t->best_f1, FIELD_COUNTER, 1},
+        {"best_step", FIELD_I64, &t->best_step, FIELD_COUNTER, 1},
+        {"epoch_index", FIELD_I64, &t->epoch, FIELD_COUNTER, 0},
+        {"batch_in_epoch", FIELD_I64, &t->batch_in_epoch, FIELD_COUNTER, 0},
+        {"adam_step", FIELD_I64, &t->opt.step, FIELD_COUNTER, 0},
+        {"evals_since_best", FIELD_I32, &t->evals_since_best, FIELD_COUNTER, 0},
+        {"tokens_seen", FIELD_I64, &t->tokens_seen, FIELD_COUNTER, 0},
+        {"train_seconds", FIELD_F64, &t->train_seconds, FIELD_COUNTER, 0},
+        {"seed", FIELD_U64, &p->seed, FIELD_SETTING, 0},
+        {"batch_size", FIELD_I32, &p->batch_size, FIELD_SETTING, 0},
+        {"grad_accum", FIELD_I32, &p->grad_accum, FIELD_SETTING, 0},
+        {"label_mode", FIELD_ENUM, &p->label_mode, FIELD_SETTING, 0},
+        {"total_steps", FIELD_I64, &t->total_steps, FIELD_SETTING, 0},
+        {"warmup_steps", FIELD_I64, &t->warmup_steps, FIELD_SETTING, 0},
+        {"learning_rate", FIELD_F64, &p->lr, FIELD_SETTING, 0},
+        {"weight_decay", FIELD_F64, &p->weight_decay, FIELD_SETTING, 0},
+        {"max_grad_norm", FIELD_F64, &p->max_grad_norm, FIELD_SETTING, 0},
+        {"adam_beta1", FIELD_F64, &p->adam_beta1, FIELD_SETTING, 0},
+        {"adam_beta2", FIELD_F64, &p->adam_beta2, FIELD_SETTING, 0},
+        {"adam_epsilon", FIELD_F64, &p->adam_eps, FIELD_SETTING, 0},
+        {"max_length", FIELD_I32, &p->max_length, FIELD_SETTING, 0},
+        {"stride", FIELD_I32, &p->stride, FIELD_SETTING, 0},
+        {"dropout", FIELD_F32, &c->dropout, FIELD_SETTING, 0},
+        {"attention_dropout", FIELD_F32, &c->attention_dropout, FIELD_SETTING, 0},
+        {"classifier_dropout", FIELD_F32, &c->classifier_dropout, FIELD_SETTING, 0},
+    };
+    _Static_assert(sizeof all / sizeof all[0] == N_STATE_FIELDS, "N_STATE_FIELDS must count the table");
+    memcpy(f, all, sizeof all);
+    return N_STATE_FIELDS;
 }
 
-static nerc_status save_state_json(const trainer *t, const char *dir) {
+static json_t *field_to_json(const state_field *f) {
+    switch (f->type) {
+    case FIELD_I64: return json_integer((json_int_t) * (int64_t *)f->ptr);
+    case FIELD_I32: return json_integer(*(int32_t *)f->ptr);
+    case FIELD_U64: return json_integer((json_int_t) * (uint64_t *)f->ptr);
+    case FIELD_ENUM: return json_integer(*(int *)f->ptr);
+    case FIELD_F64: return json_real(*(double *)f->ptr);
+    case FIELD_F32: return json_real(*(float *)f->ptr);
+    }
+    return json_null();
+}
+
+/* The JSON value as this field's type (in `out`, 8 bytes); 0 when it has the wrong JSON type. */
+static int field_from_json(const state_field *f, const json_t *v, void *out) {
+    if (f->type == FIELD_F64 || f->type == FIELD_F32) {
+        if (!json_is_number(v))
+            return 0;
+        double d = json_number_value(v);
+        if (f->type == FIELD_F32)
+            *(float *)out = (float)d;
+        else
+            *(double *)out = d;
+        return 1;
+    }
+    if (!json_is_integer(v))
+        return 0;
+    json_int_t i = json_integer_value(v);
+    switch (f->type) {
+    case FIELD_I64: *(int64_t *)out = i; break;
+    case FIELD_U64: *(uint64_t *)out = (uint64_t)i; break;
+    case FIELD_I32: *(int32_t *)out = (int32_t)i; break;
+    case FIELD_ENUM: *(int *)out = (int)i; break;
+    default: break;
+    }
+    return 1;
+}
+
+static size_t field_size(field_type type) {
+    return type == FIELD_I32 || type == FIELD_ENUM || type == FIELD_F32 ? 4 : 8;
+}
+
+static void field_format(const state_field *f, const void *v, char *buf, size_t n) {
+    switch (f->type) {
+    case FIELD_I64: snprintf(buf, n, "%lld", (long long)*(const int64_t *)v); break;
+    case FIELD_U64: snprintf(buf, n, "%llu", (unsigned long long)*(const uint64_t *)v); break;
+    case FIELD_I32: snprintf(buf, n, "%d", *(const int32_t *)v); break;
+    case FIELD_ENUM: snprintf(buf, n, "%d", *(const int *)v); break;
+    case FIELD_F64: snprintf(buf, n, "%.17g", *(const double *)v); break;
+    case FIELD_F32: snprintf(buf, n, "%.9g", (double)*(const float *)v); break;
+    }
+}
+
+static json_t *trainer_state_json(trainer *t) {
+    state_field f[N_STATE_FIELDS];
+    int n = state_fields(t, f);
+    json_t *root = json_object(), *nerc = json_object();
+    json_object_set_new(root, "epoch", json_real(t->steps_per_epoch ? (double)t->step / (double)t->steps_per_epoch
+                                                                    : 0.0));
+    json_object_set(root, "log_history", t->history);
+    for (int i = 0; i < n; i++)
+        json_object_set_new(f[i].top_level ? root : nerc, f[i].name, field_to_json(&f[i]));
+    json_object_set_new(root, "nerc", nerc);
+    return root;
+}
+
+static nerc_status save_state_json(trainer *t, const char *dir) {
     json_t *j = trainer_state_json(t);
     char *s = j ? json_dumps(j, JSON_INDENT(1)) : NULL;
     json_decref(j);
@@ -207,20 +315,29 @@ static nerc_status load_moments(trainer *t, const char *dir) {
     return st;
 }
 
-static int64_t get_i(json_t *o, const char *k) { return (int64_t)json_integer_value(json_object_get(o, k)); }
-
-static nerc_status check_same_run(const trainer *t, json_t *nj, const char *path) {
-    const nerc_train_params *p = t->p;
-    if ((uint64_t)get_i(nj, "seed") != p->seed || get_i(nj, "batch_size") != p->batch_size ||
-        get_i(nj, "grad_accum") != p->grad_accum || get_i(nj, "label_mode") != (int64_t)p->label_mode)
-        return nerc_errorf(NERC_ERR_ARG,
-                           "%s: the checkpoint was made with seed %lld, batch size %lld, grad accum %lld; resume with "
-                           "the same settings",
-                           path, (long long)get_i(nj, "seed"), (long long)get_i(nj, "batch_size"),
-                           (long long)get_i(nj, "grad_accum"));
-    if (get_i(nj, "total_steps") != t->total_steps)
-        return nerc_errorf(NERC_ERR_ARG, "%s: the checkpoint plans %lld steps, this run %lld (epochs/max-steps changed?)",
-                           path, (long long)get_i(nj, "total_steps"), (long long)t->total_steps);
+/* Settings must be equal; counters are read back only when every setting matches. */
+static nerc_status restore_fields(trainer *t, json_t *j, const char *path) {
+    state_field f[N_STATE_FIELDS];
+    int n = state_fields(t, f);
+    uint64_t vals[N_STATE_FIELDS];
+    json_t *nj = json_object_get(j, "nerc");
+    for (int i = 0; i < n; i++) {
+        const json_t *v = json_object_get(f[i].top_level ? j : nj, f[i].name);
+        if (!v || !field_from_json(&f[i], v, &vals[i]))
+            return nerc_errorf(NERC_ERR_FORMAT, "%s: \"%s\" missing or not a number", path, f[i].name);
+        if (f[i].role == FIELD_SETTING && memcmp(&vals[i], f[i].ptr, field_size(f[i].type)) != 0) {
+            char was[48], now[48];
+            field_format(&f[i], &vals[i], was, sizeof was);
+            field_format(&f[i], f[i].ptr, now, sizeof now);
+            return nerc_errorf(NERC_ERR_ARG,
+                               "%s: the checkpoint was made with %s %s, this run has %s %s; resume with the same "
+                               "settings",
+                               path, f[i].name, was, f[i].name, now);
+        }
+    }
+    for (int i = 0; i < n; i++)
+        if (f[i].role == FIELD_COUNTER)
+            memcpy(f[i].ptr, &vals[i], field_size(f[i].type));
     return NERC_OK;
 }
 
@@ -229,21 +346,11 @@ static nerc_status restore_counters(trainer *t, const char *dir) {
     json_error_t jerr;
     json_t *j = path ? json_load_file(path, 0, &jerr) : NULL;
     nerc_status st = NERC_OK;
-    json_t *nj = j ? json_object_get(j, "nerc") : NULL;
-    if (!j || !json_is_object(nj) || !json_is_array(json_object_get(j, "log_history")))
+    if (!j || !json_is_object(json_object_get(j, "nerc")) || !json_is_array(json_object_get(j, "log_history")))
         st = nerc_errorf(NERC_ERR_FORMAT, "%s: unreadable trainer state (%s)", path ? path : dir, j ? "fields" : jerr.text);
     if (st == NERC_OK)
-        st = check_same_run(t, nj, path);
+        st = restore_fields(t, j, path);
     if (st == NERC_OK) {
-        t->step = get_i(j, "global_step");
-        t->epoch = get_i(nj, "epoch_index");
-        t->batch_in_epoch = get_i(nj, "batch_in_epoch");
-        t->opt.step = get_i(nj, "adam_step");
-        t->evals_since_best = (int32_t)get_i(nj, "evals_since_best");
-        t->tokens_seen = get_i(nj, "tokens_seen");
-        t->train_seconds = json_real_value(json_object_get(nj, "train_seconds"));
-        t->best_f1 = json_number_value(json_object_get(j, "best_metric"));
-        t->best_step = get_i(j, "best_step");
         json_decref(t->history);
         t->history = json_deep_copy(json_object_get(j, "log_history"));
     }
