@@ -3,7 +3,10 @@
  * batches of 16 sentences: forward, forward+backward and a full training step
  * (with clipping and AdamW) per batch, real tokens/s, GFLOP/s, peak RSS, the
  * extrapolated time of 3 epochs, and dev inference sentences/s.
- *   usage: bench_model [STEPS=20] [THREADS=0] */
+ * Any other config.json of a supported family (BERT, RoBERTa, XLM-R) can be
+ * given third, e.g. bench/configs/bert-base-uncased.json; the tokenizer is
+ * distilbert-base-uncased's, so its vocabulary must hold 30,522 ids.
+ *   usage: bench_model [STEPS=20] [THREADS=0] [CONFIG.json] */
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/resource.h>
@@ -114,7 +117,8 @@ int main(int argc, char **argv) {
     nerc_tokenizer *tok = NULL;
     nerc_label_set labels;
     nerc_labels_init(&labels, nerc_conll2003_labels, 9);
-    if (nerc_model_init(&m, SHARED "/models/distilbert-base-uncased/config.json", nerc_conll2003_labels, 9, 42) ||
+    const char *config = argc > 3 ? argv[3] : SHARED "/models/distilbert-base-uncased/config.json";
+    if (nerc_model_init(&m, config, nerc_conll2003_labels, 9, 42) ||
         nerc_tokenizer_load(&tok, SHARED "/models/distilbert-base-uncased")) {
         fprintf(stderr, "bench: %s\n", nerc_last_error());
         return 1;
@@ -136,8 +140,8 @@ int main(int argc, char **argv) {
     double inf_s = time_inference(m, dev, enc_dev, NERC_PRECISION_FP32);
     double inf_bf16_s = time_inference(m, dev, enc_dev, NERC_PRECISION_BF16);
     int64_t steps_3ep = 3LL * nerc_batcher_n_batches(bt);
-    printf("nerc bench_model: DistilBERT-base size (%lld params), %d threads, %d random CoNLL train batches of 16\n",
-           (long long)m->n_params, nerc_get_threads(), t.n);
+    printf("nerc bench_model: %s, %s, %lld params, %d threads, %d random CoNLL train batches of 16\n", config,
+           nerc_model_type(m), (long long)m->n_params, nerc_get_threads(), t.n);
     printf("  real tokens per batch (avg)     %.0f\n", t.tokens / t.n);
     printf("  forward                         %.1f ms/batch  %.0f GFLOP/s\n", 1e3 * t.fwd_s / t.n, t.flops / t.fwd_s / 1e9);
     printf("  forward+backward                %.1f ms/batch  %.0f GFLOP/s\n", 1e3 * t.fwdbwd_s / t.n,
