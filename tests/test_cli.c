@@ -8,6 +8,7 @@
 
 #include "core/fs.h"
 #include "test.h"
+#include "test_conll.h"
 
 static char nerc[512], tmp[64];
 
@@ -81,16 +82,7 @@ static int file_equal(const char *a, const char *b) {
 static void test_kill9_resume(void) {
     char data[256], train[1024], cmd[3000], out[4096];
     snprintf(data, sizeof data, "%s/data.txt", tmp);
-    char *text = NULL;
-    size_t len = 0;
-    CHECK_OK(fs_read_file(SHARED_DIR "/data/conll2003/train.txt", 0, &text, &len));
-    size_t cut = 0;
-    for (int lines = 0; cut < len && lines < 1200; cut++)
-        lines += text[cut] == '\n';
-    while (cut + 1 < len && !(text[cut] == '\n' && text[cut - 1] == '\n'))
-        cut++;
-    CHECK_OK(fs_write_file_atomic(data, text, cut));
-    free(text);
+    test_conll_subset(SHARED_DIR "/data/conll2003/train.txt", data, 1200);
     snprintf(train, sizeof train,
              "train --model %s/fixtures/model/tiny --train %s --validation %s --max-steps 24 --eval-every 1 "
              "--batch-size 4 --lr 1e-3 --threads 1",

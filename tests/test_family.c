@@ -16,6 +16,7 @@
 #include "model/encoder.h"
 #include "nerc.h"
 #include "test.h"
+#include "test_conll.h"
 
 static const char *const families[3] = {"bert_tiny", "roberta_tiny", "xlmr_tiny"};
 static char tmpdir[64];
@@ -275,17 +276,9 @@ static void check_bf16_weights(const nerc_model *bert, const char *bert_dir) {
     free(half), free(dir), free(cfg);
 }
 
-/* The first `lines` lines of a CoNLL file, cut at a sentence boundary. */
 static char *write_subset(const char *src, const char *name, int lines) {
-    char *data = NULL, *dst = fs_join(tmpdir, name);
-    size_t len = 0, at = 0;
-    CHECK_OK(fs_read_file(src, 0, &data, &len));
-    for (int n = 0; at < len && n < lines; at++)
-        n += data[at] == '\n';
-    while (at + 1 < len && !(data[at] == '\n' && data[at - 1] == '\n'))
-        at++;
-    CHECK_OK(fs_write_file_atomic(dst, data, at));
-    free(data);
+    char *dst = fs_join(tmpdir, name);
+    test_conll_subset(src, dst, lines);
     return dst;
 }
 

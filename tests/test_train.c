@@ -12,25 +12,12 @@
 #include "io/safetensors.h"
 #include "nerc.h"
 #include "test.h"
+#include "test_conll.h"
 #include "train/optim.h"
 
 #define TINY SHARED_DIR "/fixtures/model/tiny"
 static char tmp[64];
 static char train_path[128], dev_path[128];
-
-/* The first `lines` lines of a CoNLL file, cut at a sentence boundary. */
-static void write_subset(const char *src, const char *dst, int lines) {
-    char *data;
-    size_t len;
-    CHECK_OK(fs_read_file(src, 0, &data, &len));
-    size_t at = 0;
-    for (int n = 0; at < len && n < lines; at++)
-        n += data[at] == '\n';
-    while (at + 1 < len && !(data[at] == '\n' && data[at - 1] == '\n'))
-        at++;
-    CHECK_OK(fs_write_file_atomic(dst, data, at));
-    free(data);
-}
 
 typedef struct {
     int64_t stop_at;
@@ -289,8 +276,8 @@ int main(void) {
     nerc_set_log(NULL, NULL);
     snprintf(train_path, sizeof train_path, "%s/train.txt", tmp);
     snprintf(dev_path, sizeof dev_path, "%s/dev.txt", tmp);
-    write_subset(SHARED_DIR "/data/conll2003/train.txt", train_path, 2500);
-    write_subset(SHARED_DIR "/data/conll2003/dev.txt", dev_path, 800);
+    test_conll_subset(SHARED_DIR "/data/conll2003/train.txt", train_path, 2500);
+    test_conll_subset(SHARED_DIR "/data/conll2003/dev.txt", dev_path, 800);
     test_learns();
     test_resume_and_determinism();
     test_grad_accum();
