@@ -12,5 +12,6 @@
 #include "nerc/eval.h"
 #include "nerc/train.h"
 #include "nerc/predict.h"
+#include "nerc/hub.h"
 
 #endif

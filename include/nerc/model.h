@@ -17,7 +17,8 @@ typedef struct nerc_model nerc_model;
 /* Per-run buffers: activations (and gradients when made for training). */
 typedef struct nerc_state nerc_state;
 
-/* Loads an HF directory (config.json + model.safetensors [+ tokenizer files]).
+/* Loads an HF directory (config.json + model.safetensors [+ tokenizer files]);
+ * `dir` may also be a hub id found in the Hugging Face cache (nerc_hub_resolve).
  * Strict: a missing, unknown, misshaped or non-float tensor is an error naming
  * the tensor and the file; F16 / BF16 weights are widened to F32. Tensors that
  * token classification does not use (pooler, position_ids, masked-LM and

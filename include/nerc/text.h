@@ -14,7 +14,8 @@ extern "C" {
 
 typedef struct nerc_tokenizer nerc_tokenizer;
 
-/* Loads the tokenizer of an HF model directory: its tokenizer.json when present,
+/* Loads the tokenizer of an HF model directory (or of a hub id found in the
+ * Hugging Face cache, nerc_hub_resolve): its tokenizer.json when present,
  * else vocab.txt (+ tokenizer_config.json: do_lower_case, strip_accents,
  * tokenize_chinese_chars, unk/sep/pad/cls/mask_token). Supported: BertNormalizer,
  * BertPreTokenizer, WordPiece, TemplateProcessing/BertProcessing; anything else

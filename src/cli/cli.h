@@ -13,5 +13,6 @@ int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_predict(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
+int cmd_download(int argc, char **argv);
 
 #endif

@@ -16,7 +16,7 @@ int cmd_eval(int argc, char **argv) {
     nerc_report_format fmt = NERC_REPORT_FORMAT_TEXT;
     nerc_eval_file_params p = nerc_eval_file_default_params();
     cli_opt opts[] = {
-        {.name = "model", .kind = OPT_STRING, .value = &model, .help = "HF model directory (fine-tuned)", .required = 1},
+        {.name = "model", .kind = OPT_STRING, .value = &model, .help = "HF model directory (fine-tuned) or hub id ORG/NAME in the HF cache", .required = 1},
         {.name = "data", .kind = OPT_STRING, .value = &data, .help = "labelled data: CoNLL columns or HF JSONL (.jsonl)", .required = 1},
         {.name = "split", .kind = OPT_STRING, .value = &split, .help = "split name printed with the results"},
         {.name = "format", .kind = OPT_CHOICE, .value = &format, .help = "text | json (HF evaluate keys) | conlleval (conlleval.pl's output)", .parse = cli_choice_report_format, .target = &fmt},

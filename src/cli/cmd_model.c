@@ -48,7 +48,7 @@ int cmd_forward(int argc, char **argv) {
     int grad = 0;
     int32_t threads = 0;
     cli_opt opts[] = {
-        {.name = "model", .kind = OPT_STRING, .value = &model, .help = "HF model directory", .required = 1},
+        {.name = "model", .kind = OPT_STRING, .value = &model, .help = "HF model directory or hub id ORG/NAME in the HF cache", .required = 1},
         {.name = "batch", .kind = OPT_STRING, .value = &batch, .help = "safetensors with input_ids, attention_mask [B, T] and optional labels", .required = 1},
         {.name = "out", .kind = OPT_STRING, .value = &out, .help = "output safetensors: logits [B, T, K], loss, grad.<param>", .required = 1},
         {.name = "grad", .kind = OPT_FLAG, .value = &grad, .help = "also write the gradient of the loss for every parameter"},

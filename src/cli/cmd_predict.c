@@ -109,7 +109,7 @@ int cmd_predict(int argc, char **argv) {
     nerc_predict_params p = nerc_predict_default_params();
     predict_args a = {.input = "-", .aggregation = "simple", .tokens_key = "tokens", .precision = "fp32"};
     cli_opt opts[] = {
-        {.name = "model", .kind = OPT_STRING, .value = &a.model, .help = "HF model directory (config.json, model.safetensors, vocab.txt / tokenizer.json)", .required = 1},
+        {.name = "model", .kind = OPT_STRING, .value = &a.model, .help = "HF model directory (config.json, model.safetensors, vocab.txt / tokenizer.json) or hub id", .required = 1},
         {.name = "aggregation", .kind = OPT_CHOICE, .value = &a.aggregation, .help = "none|simple|first|average|max (HF TokenClassificationPipeline)", .parse = cli_choice_aggregation, .target = &p.aggregation},
         {.name = "conll", .kind = OPT_FLAG, .value = &a.conll, .help = "input is CoNLL columns (word first; blank line ends a sentence) (default: off)"},
         {.name = "jsonl", .kind = OPT_FLAG, .value = &a.jsonl, .help = "input is JSON Lines with a list of words (HF Datasets style) (default: off)"},

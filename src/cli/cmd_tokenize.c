@@ -111,7 +111,7 @@ static int tokenize_stream(const tokenize_params *p, const nerc_tokenizer *tok, 
 int cmd_tokenize(int argc, char **argv) {
     tokenize_params p = {NULL, "-", 0};
     cli_opt opts[] = {
-        {.name = "model", .kind = OPT_STRING, .value = &p.model_dir, .help = "HF model directory: tokenizer.json, else vocab.txt + tokenizer_config.json", .required = 1},
+        {.name = "model", .kind = OPT_STRING, .value = &p.model_dir, .help = "HF model directory or hub id: tokenizer.json, else vocab.txt + tokenizer_config.json", .required = 1},
         {.name = "jsonl", .kind = OPT_FLAG, .value = &p.jsonl, .help = "each input line is a JSON object whose \"text\" field is tokenized"},
         CLI_END,
     };

@@ -132,7 +132,7 @@ int cmd_train(int argc, char **argv) {
     int init_random = 0, resume = 0;
     const char *labels = NULL;
     cli_opt opts[] = {
-        {.name = "model", .kind = OPT_STRING, .value = &p.model, .help = "HF model directory to start from (e.g. models/distilbert-base-uncased)", .required = 1},
+        {.name = "model", .kind = OPT_STRING, .value = &p.model, .help = "HF model directory or hub id to start from (e.g. distilbert-base-uncased after nerc download)", .required = 1},
         {.name = "init-random", .kind = OPT_FLAG, .value = &init_random, .help = "random init from --model's config.json instead of its weights"},
         {.name = "train", .kind = OPT_STRING, .value = &p.train, .help = "training data", .required = 1},
         {.name = "validation", .kind = OPT_STRING, .value = &p.validation, .help = "validation data (evaluated every epoch)", .required = 1},
@@ -189,8 +189,9 @@ int cmd_train(int argc, char **argv) {
         int no_weights = strstr(nerc_last_error(), "model.safetensors: not found") != NULL;
         rc = cli_fail("train");
         if (no_weights && !init_random)
-            fprintf(stderr, "hint: download the weights (README: Getting the pretrained weights), or add "
-                            "--init-random to train this architecture from random weights\n");
+            fprintf(stderr, "hint: fetch the weights with nerc download ORG/NAME and pass --model ORG/NAME (README: "
+                            "Getting the pretrained weights), or add --init-random to train this architecture from "
+                            "random weights\n");
         return rc;
     }
     if (res.interrupted) {

@@ -19,6 +19,7 @@ static const command commands[] = {
     {"predict", cmd_predict, "predict entities in raw text, CoNLL or JSONL (HF pipeline aggregation)"},
     {"tokenize", cmd_tokenize, "WordPiece-tokenize text exactly as Hugging Face does (JSONL out)"},
     {"score", cmd_score, "score predictions against gold tags (seqeval / conlleval)"},
+    {"download", cmd_download, "fetch a model from the Hugging Face hub into its cache (resumable, verified)"},
 };
 
 static void usage(FILE *out) {

@@ -10,6 +10,7 @@
 #include "io/safetensors.h"
 #include "model/encoder.h"
 #include "model/family.h"
+#include "nerc/hub.h"
 
 /* ---- labels ------------------------------------------------------------- */
 
@@ -245,9 +246,11 @@ static nerc_status check_weights_file(const char *dir, const char *st_path) {
                        st_path);
 }
 
-nerc_status nerc_model_load(nerc_model **out, const char *dir, const char *const *labels, int32_t n_labels,
+nerc_status nerc_model_load(nerc_model **out, const char *name, const char *const *labels, int32_t n_labels,
                             uint64_t seed) {
     *out = NULL;
+    char dir[4096]; /* a path, or a hub id found in the Hugging Face cache */
+    NERC_TRY(nerc_hub_resolve(name, dir, sizeof dir));
     char *cfg_path = fs_join(dir, "config.json"), *st_path = fs_join(dir, "model.safetensors");
     encoder_config cfg = {0};
     st_file f = {0};

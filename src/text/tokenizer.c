@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "core/fs.h"
+#include "nerc/hub.h"
 #include "text/tokenizer_internal.h"
 
 enum { TOK_MAX_FILE = 256 << 20 };
@@ -515,10 +516,12 @@ nerc_status tokenizer_parse_vocab(nerc_tokenizer **out, const char *data, size_t
     return NERC_OK;
 }
 
-nerc_status nerc_tokenizer_load(nerc_tokenizer **out, const char *model_dir) {
-    if (!out || !model_dir)
+nerc_status nerc_tokenizer_load(nerc_tokenizer **out, const char *name) {
+    if (!out || !name)
         return nerc_errorf(NERC_ERR_ARG, "nerc_tokenizer_load: NULL argument");
     *out = NULL;
+    char model_dir[4096]; /* a path, or a hub id found in the Hugging Face cache */
+    NERC_TRY(nerc_hub_resolve(name, model_dir, sizeof model_dir));
     char *json_path = fs_join(model_dir, "tokenizer.json");
     if (!json_path)
         return nerc_errorf(NERC_ERR_NOMEM, "%s: out of memory", model_dir);

@@ -10,6 +10,7 @@
 #include "core/fs.h"
 #include "core/rng.h"
 #include "eval/eval_internal.h"
+#include "nerc/hub.h"
 #include "train/trainer.h"
 
 nerc_train_params nerc_train_default_params(void) {
@@ -68,7 +69,9 @@ static nerc_status load_model(trainer *t) {
     const nerc_train_params *p = t->p;
     const char *const *names = (const char *const *)t->train->labels.names;
     if (p->init_random) {
-        char *cfg = fs_join(p->model, "config.json");
+        char dir[4096]; /* a path, or a hub id found in the Hugging Face cache */
+        NERC_TRY(nerc_hub_resolve(p->model, dir, sizeof dir));
+        char *cfg = fs_join(dir, "config.json");
         nerc_status st = cfg ? nerc_model_init(&t->m, cfg, names, t->train->labels.n, p->seed)
                              : nerc_errorf(NERC_ERR_NOMEM, "out of memory");
         free(cfg);
