@@ -32,9 +32,19 @@ BENCHES  := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 EXAMPLES := $(EXAMPLE_SRC:examples/%.c=$(BUILD)/examples/%)
 LIB      := $(BUILD)/libnerc.a
 NERC     := $(BUILD)/nerc
+# shared library, man page, install: make install PREFIX=/usr/local [DESTDIR=/staging]; make uninstall
+VERSION := $(shell sed -n 's/^\#define NERC_VERSION "\(.*\)"/\1/p' include/nerc/common.h)
+SOVERSION := 0
+SHLIB    := $(BUILD)/libnerc.so.$(VERSION)
+MANPAGE  := $(BUILD)/nerc.1
+PREFIX   ?= /usr/local
+LIBDIR   ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+MANDIR   ?= $(PREFIX)/share/man
+PUBLIC_HEADERS := $(sort $(wildcard include/nerc/*.h))
 
-.PHONY: all test test-release sanitize test-sanitize fuzz fuzz-smoke bench clean layers
-all: $(LIB) $(NERC) $(TESTS) $(BENCHES) $(EXAMPLES)
+.PHONY: all test test-release sanitize test-sanitize fuzz fuzz-smoke bench clean layers install uninstall
+all: $(LIB) $(NERC) $(TESTS) $(BENCHES) $(EXAMPLES) $(if $(SAN),,$(SHLIB) $(MANPAGE))
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -43,6 +53,14 @@ $(BUILD)/%.o: %.c
 $(LIB): $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
+
+# The library's objects are position-independent (they also make libnerc.so)
+# and export only what include/nerc/*.h declares (visibility pragmas there).
+$(LIB_OBJ): CFLAGS += -fPIC -fvisibility=hidden
+# (objects of a build folder made before this rule are rebuilt once)
+$(LIB_OBJ): $(BUILD)/.pic-objects
+$(BUILD)/.pic-objects:
+	@mkdir -p $(dir $@) && touch $@
 
 $(NERC): $(CLI_OBJ) $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(LIB) $(LDLIBS)
@@ -108,5 +126,37 @@ bench: all
 
 clean:
 	rm -rf build build-san build-fuzz
+
+# ---- shared library, man page, install (variables at the top) --------------
+
+$(SHLIB): $(LIB_OBJ)
+	$(CC) -shared -Wl,-soname,libnerc.so.$(SOVERSION) -Wl,--no-undefined $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	ln -sf $(notdir $@) $(BUILD)/libnerc.so.$(SOVERSION)
+	ln -sf libnerc.so.$(SOVERSION) $(BUILD)/libnerc.so
+
+# the man page is the --help texts of the nerc just built
+$(MANPAGE): $(NERC) tools/gen_man.sh
+	tools/gen_man.sh $(NERC) $(VERSION) > $@.tmp && mv $@.tmp $@
+
+install: $(NERC) $(LIB) $(SHLIB) $(MANPAGE)
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR)/nerc $(DESTDIR)$(MANDIR)/man1
+	install -m 755 $(NERC) $(DESTDIR)$(PREFIX)/bin/nerc
+	install -m 644 $(LIB) $(DESTDIR)$(LIBDIR)/libnerc.a
+	install -m 755 $(SHLIB) $(DESTDIR)$(LIBDIR)/
+	ln -sf $(notdir $(SHLIB)) $(DESTDIR)$(LIBDIR)/libnerc.so.$(SOVERSION)
+	ln -sf libnerc.so.$(SOVERSION) $(DESTDIR)$(LIBDIR)/libnerc.so
+	install -m 644 include/nerc.h $(DESTDIR)$(INCLUDEDIR)/nerc.h
+	install -m 644 $(PUBLIC_HEADERS) $(DESTDIR)$(INCLUDEDIR)/nerc/
+	sed -e 's|@PREFIX@|$(PREFIX)|; s|@LIBDIR@|$(LIBDIR)|; s|@INCLUDEDIR@|$(INCLUDEDIR)|; s|@VERSION@|$(VERSION)|' \
+	    tools/nerc.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/nerc.pc
+	install -m 644 $(MANPAGE) $(DESTDIR)$(MANDIR)/man1/nerc.1
+	@if [ -z "$(DESTDIR)" ] && command -v ldconfig >/dev/null && [ "$$(id -u)" = 0 ]; then ldconfig; fi
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/nerc $(DESTDIR)$(LIBDIR)/libnerc.a $(DESTDIR)$(LIBDIR)/libnerc.so \
+	    $(DESTDIR)$(LIBDIR)/libnerc.so.$(SOVERSION) $(DESTDIR)$(LIBDIR)/$(notdir $(SHLIB)) \
+	    $(DESTDIR)$(LIBDIR)/pkgconfig/nerc.pc $(DESTDIR)$(INCLUDEDIR)/nerc.h $(DESTDIR)$(MANDIR)/man1/nerc.1 \
+	    $(addprefix $(DESTDIR)$(INCLUDEDIR)/nerc/,$(notdir $(PUBLIC_HEADERS)))
+	rmdir $(DESTDIR)$(INCLUDEDIR)/nerc 2>/dev/null || true
 
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TESTS:=.d)

@@ -28,6 +28,13 @@ for dir in "$@"; do
     echo "== $t"
     if "$t"; then pass=$((pass+1)); else fail=$((fail+1)); failed+=("$t"); fi
   done
+  # script tests take the build folder; exit 77 means "not for this folder"
+  for s in tests/test_*.sh; do
+    [ -f "$s" ] || continue
+    echo "== $s $dir"
+    bash "$s" "$dir"; rc=$?
+    if [ $rc -eq 77 ]; then :; elif [ $rc -eq 0 ]; then pass=$((pass+1)); else fail=$((fail+1)); failed+=("$s $dir"); fi
+  done
 done
 [ ${#failed[@]} -gt 0 ] && printf 'failed: %s\n' "${failed[@]}"
 echo "$pass passed, $fail failed"

@@ -32,6 +32,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#pragma GCC visibility push(default) /* the public API is what libnerc.so exports */
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -70,4 +72,5 @@ void nerc_set_log(nerc_log_fn fn, void *user);
 #ifdef __cplusplus
 }
 #endif
+#pragma GCC visibility pop
 #endif /* NERC_COMMON_H */

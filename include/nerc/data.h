@@ -13,6 +13,8 @@
 #include "nerc/batch.h"
 #include "nerc/text.h"
 
+#pragma GCC visibility push(default) /* the public API is what libnerc.so exports */
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -235,4 +237,5 @@ void nerc_batch_scatter_predictions(int32_t *word_pred, const nerc_data_batch *d
 #ifdef __cplusplus
 }
 #endif
+#pragma GCC visibility pop
 #endif

@@ -34,6 +34,8 @@
 
 #include "nerc/common.h"
 
+#pragma GCC visibility push(default) /* the public API is what libnerc.so exports */
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -158,4 +160,5 @@ nerc_status nerc_score_read_pair(nerc_scorer *sc, const char *gold_path, const c
 #ifdef __cplusplus
 }
 #endif
+#pragma GCC visibility pop
 #endif /* NERC_METRICS_H */

@@ -8,6 +8,8 @@
 #include "nerc/common.h"
 #include "nerc/text.h"
 
+#pragma GCC visibility push(default) /* the public API is what libnerc.so exports */
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -87,4 +89,5 @@ void nerc_state_zero_grad(nerc_state *s);
 #ifdef __cplusplus
 }
 #endif
+#pragma GCC visibility pop
 #endif

@@ -14,6 +14,8 @@
 #include "nerc/model.h"
 #include "nerc/text.h"
 
+#pragma GCC visibility push(default) /* the public API is what libnerc.so exports */
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -174,4 +176,5 @@ nerc_status nerc_predict_jsonl(nerc_predictor *pr, FILE *in, const char *name, c
 #ifdef __cplusplus
 }
 #endif
+#pragma GCC visibility pop
 #endif

@@ -8,6 +8,8 @@
 
 #include "nerc/common.h"
 
+#pragma GCC visibility push(default) /* the public API is what libnerc.so exports */
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -63,4 +65,5 @@ void nerc_encoding_free(nerc_encoding *enc);
 #ifdef __cplusplus
 }
 #endif
+#pragma GCC visibility pop
 #endif

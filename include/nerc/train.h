@@ -8,6 +8,8 @@
 #include "nerc/metrics.h"
 #include "nerc/model.h"
 
+#pragma GCC visibility push(default) /* the public API is what libnerc.so exports */
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -85,4 +87,5 @@ nerc_status nerc_train(const nerc_train_params *p, nerc_train_result *res);
 #ifdef __cplusplus
 }
 #endif
+#pragma GCC visibility pop
 #endif
