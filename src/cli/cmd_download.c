@@ -17,6 +17,7 @@ static const char download_synopsis[] =
     "where --model ORG/NAME finds it), or into --local-dir. Files already there are not fetched\n"
     "again; an interrupted download resumes where it stopped; every file is checked (size, and\n"
     "sha256 for large LFS files) before it is put in place. Prints the model directory on stdout.\n"
+    "--include takes the words up to the next option ('*' also crosses '/'; quote the globs).\n"
     "Environment: HF_ENDPOINT (default https://huggingface.co), HF_TOKEN (private or gated\n"
     "models), HF_HOME (default ~/.cache/huggingface), HF_HUB_OFFLINE=1 (use the cache only).\n"
     "Example: nerc download distilbert-base-uncased --include '*.json' vocab.txt model.safetensors";

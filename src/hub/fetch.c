@@ -123,6 +123,14 @@ nerc_status hub_net_error(const hub_session *s) {
 
 /* ---- HEAD ------------------------------------------------------------------- */
 
+/* url with its path replaced by `path` (a relative redirect): scheme://host[:port] + path. */
+static char *same_origin(const char *url, const char *path) {
+    const char *host = strstr(url, "://");
+    const char *slash = host ? strchr(host + 3, '/') : NULL;
+    int origin = slash ? (int)(slash - url) : (int)strlen(url);
+    return hub_strf("%.*s%s", origin, url, path);
+}
+
 void hub_file_meta_free(hub_file_meta *meta) {
     free(meta->url);
     meta->url = NULL;
@@ -164,7 +172,7 @@ nerc_status hub_file_head(hub_session *s, const char *file, hub_file_meta *meta)
         }
         int redirect = hd.status >= 300 && hd.status < 400;
         if (redirect && hd.location[0] == '/' && hops < 5) {
-            char *next = hub_strf("%s%s", s->endpoint, hd.location);
+            char *next = same_origin(url, hd.location);
             free(url);
             url = next;
             st = url ? NERC_OK : nerc_errorf(NERC_ERR_NOMEM, "out of memory");
