@@ -4,6 +4,8 @@
 
 #include <stdint.h>
 
+#pragma GCC visibility push(default) /* the public API is what libnerc.so exports */
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -30,4 +32,5 @@ typedef struct {
 #ifdef __cplusplus
 }
 #endif
+#pragma GCC visibility pop
 #endif

@@ -5,6 +5,8 @@
 
 #include "nerc/common.h"
 
+#pragma GCC visibility push(default) /* the public API is what libnerc.so exports */
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -18,4 +20,5 @@ nerc_status nerc_check_forward(const char *model_dir, const char *batch_path, co
 #ifdef __cplusplus
 }
 #endif
+#pragma GCC visibility pop
 #endif

@@ -9,6 +9,8 @@
 #include "nerc/metrics.h"
 #include "nerc/model.h"
 
+#pragma GCC visibility push(default) /* the public API is what libnerc.so exports */
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -55,4 +57,5 @@ nerc_status nerc_evaluate_file(const nerc_model *m, const char *path, const nerc
 #ifdef __cplusplus
 }
 #endif
+#pragma GCC visibility pop
 #endif

@@ -9,6 +9,7 @@
 #include "model/padded_batch.h"
 #include "io/safetensors.h"
 #include "model/encoder.h"
+#include "nerc/check.h" /* its declaration: the exported one */
 
 typedef struct {
     st_entry *e;
