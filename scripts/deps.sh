@@ -3,7 +3,8 @@
 # Run as root (or with sudo available). Safe to run again: installs only what is absent.
 set -euo pipefail
 pkgs=(make gcc clang libclang-rt-14-dev libomp-dev libdnnl-dev libjansson-dev
-      libcurl4-openssl-dev libssl-dev libmicrohttpd-dev pkg-config)
+      libcurl4-openssl-dev libssl-dev libmicrohttpd-dev pkg-config
+      nodejs)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Runs every test binary of the given build dirs (and fuzz smoke runs for a
-# build-fuzz dir) from the repository root; prints "N passed, N failed".
+# build-fuzz dir) from the repository root; prints "N passed, N failed, N skipped":
+# skipped counts the cases a binary reported as SKIP (tests/test.h), each listed
+# with its reason.
 set -u
 cd "$(dirname "$0")/.."
-pass=0; fail=0; failed=()
+pass=0; fail=0; failed=(); skipped=()
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$PWD/tests/lsan.supp:print_suppressions=0}
+log=$(mktemp); trap 'rm -f "$log"' EXIT
 for dir in "$@"; do
   if [ "$(basename "$dir")" = build-fuzz ]; then
     for f in "$dir"/fuzz_*; do
@@ -26,7 +29,10 @@ for dir in "$@"; do
     case "$t" in *.d) continue;; esac
     [ -x "$t" ] || continue
     echo "== $t"
-    if "$t"; then pass=$((pass+1)); else fail=$((fail+1)); failed+=("$t"); fi
+    "$t" 2>&1 | tee "$log"
+    rc=${PIPESTATUS[0]}
+    while IFS= read -r line; do skipped+=("$t: ${line#  SKIP }"); done < <(grep '^  SKIP ' "$log")
+    if [ "$rc" -eq 0 ]; then pass=$((pass+1)); else fail=$((fail+1)); failed+=("$t"); fi
   done
   # script tests take the build folder; exit 77 means "not for this folder"
   for s in tests/test_*.sh; do
@@ -36,6 +42,7 @@ for dir in "$@"; do
     if [ $rc -eq 77 ]; then :; elif [ $rc -eq 0 ]; then pass=$((pass+1)); else fail=$((fail+1)); failed+=("$s $dir"); fi
   done
 done
+[ ${#skipped[@]} -gt 0 ] && printf 'skipped: %s\n' "${skipped[@]}"
 [ ${#failed[@]} -gt 0 ] && printf 'failed: %s\n' "${failed[@]}"
-echo "$pass passed, $fail failed"
+echo "$pass passed, $fail failed, ${#skipped[@]} skipped"
 [ "$fail" -eq 0 ]

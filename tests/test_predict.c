@@ -173,6 +173,12 @@ static void test_agg_shared_char(void) {
     CHECK(l.n == 1);
     if (l.n == 1)
         check_entity(&l.items[0], "PER", 0, 2, text, 0.6);
+    /* AVERAGE counts every piece of the word, the shared-character one too (as HF, whose
+     * length rule makes ##ᅡ a sub-word): I-PER (0.2 + 0.1 + 0.7) / 3, not ᄒ's B-PER 0.5 */
+    CHECK_OK(nerc_aggregate(&in, NERC_AGGREGATION_AVERAGE, &l));
+    CHECK(l.n == 1);
+    if (l.n == 1)
+        check_entity(&l.items[0], "PER", 0, 2, text, 1.0 / 3);
     nerc_entity_list_free(&l);
 }
 

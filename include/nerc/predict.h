@@ -31,7 +31,8 @@ extern "C" {
  * Groups whose type is "O" are dropped (HF ignore_labels=["O"]).
  * Differences from HF, so that entities never overlap: sub-tokens that share
  * one input character (a Hangul syllable split into jamo) count as one token
- * with the first one's label and score; a "word" is a first piece and its
+ * with the first one's label and score (FIRST / AVERAGE / MAX: as pieces of
+ * one word, all of them counted); a "word" is a first piece and its
  * continuation pieces as the tokenizer's word_ids say (HF guesses from the
  * token and text lengths); long texts are scored per sub-token from the window
  * where it has the most context (HF merges per-window entities). */
