@@ -2,7 +2,7 @@
 # Installs nerc's build and test dependencies from Debian (12, bookworm) when missing.
 # Run as root (or with sudo available). Safe to run again: installs only what is absent.
 set -euo pipefail
-pkgs=(make gcc clang libclang-rt-14-dev libomp-dev libdnnl-dev libjansson-dev
+pkgs=(make gcc clang libclang-rt-14-dev libomp-dev libdnnl-dev libjansson-dev libonig-dev
       libcurl4-openssl-dev libssl-dev libmicrohttpd-dev pkg-config
       nodejs)
 missing=()

@@ -69,6 +69,11 @@ size_t normalize_char(const norm_config *cfg, uint32_t cp, uint32_t out[NORM_MAX
     return fold_char(cfg->fold, cp, out);
 }
 
+const uni_table *norm_fold_table(int strip_accents, bool lowercase) {
+    bool strip = strip_accents < 0 ? lowercase : strip_accents != 0;
+    return strip && lowercase ? &uni_fold_uncased : lowercase ? &uni_fold_lower : strip ? &uni_fold_strip : NULL;
+}
+
 bool pretok_is_space(uint32_t cp) {
     if (cp < 0x80)
         return cp == ' ' || (cp >= 9 && cp <= 13);

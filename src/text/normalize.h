@@ -29,6 +29,10 @@ typedef struct {
 enum { NORM_MAX_EXPANSION = 3 };
 size_t normalize_char(const norm_config *cfg, uint32_t cp, uint32_t out[NORM_MAX_EXPANSION]);
 
+/* The fold table of (strip_accents, lowercase); strip_accents < 0 follows lowercase (HF). */
+const uni_table *norm_fold_table(int strip_accents, bool lowercase);
+
+/* char::is_whitespace (BertPreTokenizer, WhitespaceSplit, Strip) and BERT punctuation. */
 bool pretok_is_space(uint32_t cp);
 bool pretok_is_punct(uint32_t cp);
 

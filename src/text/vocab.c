@@ -1,4 +1,4 @@
-/* WordPiece vocabulary: id -> string array plus an FNV-1a open-addressing hash table. */
+/* Model vocabulary: id -> string array plus an FNV-1a open-addressing hash table. */
 #include "text/vocab.h"
 
 #include <stdlib.h>
@@ -7,14 +7,12 @@
 #include "core/error.h"
 
 static uint32_t fnv1a_update(uint32_t h, const char *s, size_t len) {
-    for (size_t i = 0; i < len; i++) {
-        h ^= (unsigned char)s[i];
-        h *= 16777619u;
-    }
+    for (size_t i = 0; i < len; i++)
+        h = vocab_hash_byte(h, (unsigned char)s[i]);
     return h;
 }
 
-static const uint32_t fnv1a_seed = 2166136261u;
+static const uint32_t fnv1a_seed = VOCAB_HASH_SEED;
 
 nerc_status vocab_init(vocab *v, int32_t n) {
     memset(v, 0, sizeof *v);
@@ -63,6 +61,17 @@ int32_t vocab_find2(const vocab *v, const char *prefix, size_t plen, const char 
         if (sl->id < 0)
             return -1;
         if (slot_matches(v, sl, h, prefix, plen, s, len))
+            return sl->id;
+    }
+}
+
+int32_t vocab_find_hashed(const vocab *v, uint32_t h, const char *s, size_t len) {
+    size_t mask = v->nslots - 1;
+    for (size_t i = h & mask;; i = (i + 1) & mask) {
+        const vocab_slot *sl = &v->slots[i];
+        if (sl->id < 0)
+            return -1;
+        if (slot_matches(v, sl, h, "", 0, s, len))
             return sl->id;
     }
 }

@@ -1,4 +1,4 @@
-/* WordPiece vocabulary: token strings by id and an open-addressing hash from string to id. */
+/* A model vocabulary: token strings by id and an open-addressing hash from string to id. */
 #ifndef NERC_TEXT_VOCAB_H
 #define NERC_TEXT_VOCAB_H
 
@@ -34,5 +34,13 @@ int32_t vocab_find2(const vocab *v, const char *prefix, size_t plen, const char 
 static inline int32_t vocab_find(const vocab *v, const char *s, size_t len) {
     return vocab_find2(v, "", 0, s, len);
 }
+
+/* The hash of a string built byte by byte (Unigram's prefix search): start from VOCAB_HASH_SEED,
+ * extend with vocab_hash_byte, look up with vocab_find_hashed. */
+#define VOCAB_HASH_SEED 2166136261u
+static inline uint32_t vocab_hash_byte(uint32_t h, unsigned char c) {
+    return (h ^ c) * 16777619u;
+}
+int32_t vocab_find_hashed(const vocab *v, uint32_t h, const char *s, size_t len);
 
 #endif
