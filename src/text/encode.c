@@ -2,6 +2,7 @@
  * piece), normalizers, pre-tokenizers, the model per split (word id = split index), then the
  * post-processor (RoBERTa's offset trimming, the [CLS] ... [SEP] / <s> ... </s> template) and
  * code-point offsets converted as the Rust library converts them. */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -34,6 +35,42 @@ static void ctx_free(enc_ctx *x) {
     free(x->phase2.s);
     free(x->out);
     memset(x, 0, sizeof *x);
+}
+
+/* Each thread keeps one context between calls (words are encoded one call each: no allocation
+ * once its buffers have grown); freed when the thread exits. */
+static pthread_key_t ctx_key;
+static pthread_once_t ctx_once = PTHREAD_ONCE_INIT;
+
+static void ctx_destroy(void *p) {
+    if (p) {
+        ctx_free(p);
+        free(p);
+    }
+}
+
+static void ctx_key_init(void) { pthread_key_create(&ctx_key, ctx_destroy); }
+
+static enc_ctx *ctx_acquire(void) {
+    pthread_once(&ctx_once, ctx_key_init);
+    enc_ctx *x = pthread_getspecific(ctx_key);
+    if (x) {
+        pthread_setspecific(ctx_key, NULL); /* in use: a nested call gets its own */
+        return x;
+    }
+    return calloc(1, sizeof *x);
+}
+
+/* Keeps the context for the thread's next call unless it grew past 1 MiB of characters. */
+static void ctx_release(enc_ctx *x) {
+    if (!x)
+        return;
+    x->next_word = 0;
+    if (x->orig.cap > (1u << 20) / sizeof(nchar) || pthread_getspecific(ctx_key)) {
+        ctx_destroy(x);
+        return;
+    }
+    pthread_setspecific(ctx_key, x);
 }
 
 static nerc_status decode_text(enc_ctx *x, const char *text, size_t len) {
@@ -190,18 +227,20 @@ nerc_status nerc_tokenizer_encode_word(const nerc_tokenizer *tok, const char *wo
     *n = 0;
     if (!tok || (!word && len) || (!ids && cap > 0) || cap < 0)
         return nerc_errorf(NERC_ERR_ARG, "nerc_tokenizer_encode_word: bad argument");
-    enc_ctx x = {0};
-    nerc_status s = decode_text(&x, word ? word : "", len);
+    enc_ctx *x = ctx_acquire();
+    if (!x)
+        return nerc_errorf(NERC_ERR_NOMEM, "tokenizer: out of memory");
+    nerc_status s = decode_text(x, word ? word : "", len);
     if (s == NERC_OK)
-        s = tokenize_splits(tok, &x, true);
-    if (s == NERC_OK && x.n_out > INT32_MAX)
+        s = tokenize_splits(tok, x, true);
+    if (s == NERC_OK && x->n_out > INT32_MAX)
         s = nerc_errorf(NERC_ERR_NOMEM, "tokenizer: too many pieces");
     if (s == NERC_OK) {
-        for (size_t i = 0; i < x.n_out && i < (size_t)cap; i++)
-            ids[i] = x.out[i].id;
-        *n = (int32_t)x.n_out;
+        for (size_t i = 0; i < x->n_out && i < (size_t)cap; i++)
+            ids[i] = x->out[i].id;
+        *n = (int32_t)x->n_out;
     }
-    ctx_free(&x);
+    ctx_release(x);
     return s;
 }
 
@@ -241,7 +280,7 @@ static void to_code_points(const nbuf *orig, size_t len, int32_t b0, int32_t b1,
 
 /* Leading / trailing chars of s that are 'Ġ' or whitespace (HF process_offsets). */
 static void count_spaces(const char *s, size_t *lead, size_t *trail) {
-    size_t len = strlen(s), pos = 0, n = 0, run = 0;
+    size_t len = strlen(s), pos = 0, run = 0;
     bool leading = true;
     *lead = 0;
     while (pos < len) {
@@ -254,7 +293,6 @@ static void count_spaces(const char *s, size_t *lead, size_t *trail) {
         else
             leading = false;
         run = sp ? run + 1 : 0;
-        n++;
     }
     *trail = run;
 }
@@ -337,15 +375,17 @@ nerc_status nerc_tokenizer_encode(const nerc_tokenizer *tok, const char *text, s
     memset(out, 0, sizeof *out);
     if (!tok || (!text && len))
         return nerc_errorf(NERC_ERR_ARG, "nerc_tokenizer_encode: bad argument");
-    enc_ctx x = {0};
-    nerc_status s = decode_text(&x, text ? text : "", len);
+    enc_ctx *x = ctx_acquire();
+    if (!x)
+        return nerc_errorf(NERC_ERR_NOMEM, "tokenizer: out of memory");
+    nerc_status s = decode_text(x, text ? text : "", len);
     if (s == NERC_OK)
-        s = tokenize_splits(tok, &x, false);
+        s = tokenize_splits(tok, x, false);
     if (s == NERC_OK)
-        s = encoding_build(tok, &x, len, out);
+        s = encoding_build(tok, x, len, out);
     if (s != NERC_OK)
         nerc_encoding_free(out);
-    ctx_free(&x);
+    ctx_release(x);
     return s;
 }
 
