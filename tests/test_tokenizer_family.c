@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "core/fs.h"
+#include "nerc/data.h"
 #include "nerc/text.h"
 #include "test.h"
 
@@ -156,6 +157,62 @@ static void check_goldens(const nerc_tokenizer *tok, const char *path, const cha
     CHECK(n_raw == N_RAW && ok_raw == N_RAW);
 }
 
+/* The data module on CoNLL dev: input_ids as the goldens (<s> ... </s> included), the label on
+ * each word's first piece and -100 elsewhere. */
+typedef struct {
+    const nerc_encoded *e;
+    const nerc_dataset *ds;
+    int ok, n;
+} dev_check;
+
+static int dev_sentence_ok(const dev_check *dc, const json_t *obj, int32_t s) {
+    const nerc_encoded *e = dc->e;
+    int32_t a = e->seq_offsets[s], b = e->seq_offsets[s + 1];
+    if (e->seq_sent[s] != s || !ints_equal(json_object_get(obj, "input_ids"), e->input_ids + a, (size_t)(b - a)))
+        return 0;
+    const json_t *wids = json_object_get(obj, "word_ids");
+    int32_t row = a + 1, w0 = dc->ds->sent_offsets[s];
+    if (e->labels[a] != NERC_IGNORE_INDEX || e->labels[b - 1] != NERC_IGNORE_INDEX)
+        return 0;
+    for (size_t w = 0; w < json_array_size(wids); w++)
+        for (size_t k = 0; k < json_array_size(json_array_get(wids, w)); k++, row++)
+            if (e->labels[row] != (k == 0 ? dc->ds->tags[w0 + (int32_t)w] : NERC_IGNORE_INDEX))
+                return 0;
+    return row == b - 1;
+}
+
+static void check_dataset_encoding(const nerc_tokenizer *tok, const char *path, const char *label) {
+    nerc_label_set ls = {0};
+    nerc_dataset *ds = NULL;
+    nerc_encoded *e = NULL;
+    CHECK_OK(nerc_labels_init(&ls, nerc_conll2003_labels, 9));
+    CHECK_OK(nerc_dataset_read_conll(&ds, SHARED_DIR "/data/conll2003/dev.txt", &ls));
+    if (ds)
+        CHECK_OK(nerc_encode_dataset(&e, ds, tok, NULL));
+    char *data = NULL;
+    size_t len = 0;
+    CHECK_OK(fs_read_file(path, 0, &data, &len));
+    dev_check dc = {e, ds, 0, 0};
+    int lineno = 0;
+    for (char *line = e && data ? strtok(data, "\n") : NULL; line; line = strtok(NULL, "\n")) {
+        json_t *obj = load_line(line, path, ++lineno);
+        const char *split = json_string_value(json_object_get(obj, "split"));
+        json_int_t idx = json_integer_value(json_object_get(obj, "index"));
+        if (split && !strcmp(split, "dev") && idx >= 0 && idx < e->n_seqs) {
+            dc.n++;
+            dc.ok += dev_sentence_ok(&dc, obj, (int32_t)idx);
+        }
+        json_decref(obj);
+    }
+    printf("  %s: nerc_encode_dataset on CoNLL dev: %d/%d sequences identical (input_ids, first-piece labels)\n",
+           label, dc.ok, dc.n);
+    CHECK(e && e->n_seqs == 3250 && dc.n == 3250 && dc.ok == 3250);
+    free(data);
+    nerc_encoded_free(e);
+    nerc_dataset_free(ds);
+    nerc_labels_free(&ls);
+}
+
 /* ---- a model directory built from symlinks to some fixture files ---- */
 
 static char tmp_dir[64];
@@ -185,6 +242,7 @@ static void test_roberta(void) {
         CHECK(nerc_tokenizer_cls_id(tok) == 0 && nerc_tokenizer_sep_id(tok) == 2 && nerc_tokenizer_pad_id(tok) == 1);
         CHECK(nerc_tokenizer_vocab_size(tok) == 50262 && nerc_tokenizer_is_special(tok, 50261));
         check_goldens(tok, FAMILY "/roberta_bpe_goldens.jsonl", "roberta tokenizer.json");
+        check_dataset_encoding(tok, FAMILY "/roberta_bpe_goldens.jsonl", "roberta");
     }
     nerc_tokenizer_free(tok);
     tok = NULL;
@@ -208,6 +266,7 @@ static void test_xlmr(void) {
         CHECK(nerc_tokenizer_cls_id(tok) == 0 && nerc_tokenizer_sep_id(tok) == 2 && nerc_tokenizer_pad_id(tok) == 1);
         CHECK(nerc_tokenizer_unk_id(tok) == 3 && nerc_tokenizer_vocab_size(tok) == 8001);
         check_goldens(tok, FAMILY "/xlmr_unigram_goldens.jsonl", "xlm-r tokenizer.json");
+        check_dataset_encoding(tok, FAMILY "/xlmr_unigram_goldens.jsonl", "xlm-r");
     }
     nerc_tokenizer_free(tok);
     /* only the SentencePiece model: refused with a one-line hint */

@@ -121,7 +121,8 @@ typedef enum {
 nerc_status nerc_label_mode_parse(const char *name, nerc_label_mode *out);
 const char *nerc_label_mode_name(nerc_label_mode mode);
 
-/* One sentence: [CLS] pieces of word 0 .. pieces of word n-1 [SEP].
+/* One sentence: [CLS] pieces of word 0 .. pieces of word n-1 [SEP] ([CLS] / [SEP] stand for the
+ * tokenizer's specials: <s> / </s> for RoBERTa and XLM-R).
  * Word w has pieces[piece_offsets[w] .. piece_offsets[w+1]) (piece_offsets[0]
  * may be non-zero). word_labels[w] is its label id, or NERC_IGNORE_INDEX.
  * b_to_i (from nerc_labels_b_to_i, n_labels entries) is needed for
@@ -173,7 +174,8 @@ typedef struct {
 nerc_status nerc_encode_pieces(nerc_sequences **out, const nerc_dataset *ds, const int32_t *pieces,
                                const int32_t *piece_offsets, int32_t cls_id, int32_t sep_id,
                                const nerc_encode_params *params);
-/* Encodes with the tokenizer (each word on its own, is_split_into_words). */
+/* Encodes with the tokenizer (each word on its own, is_split_into_words: byte-level BPE gives
+ * every word its leading space, Unigram its "▁"), between nerc_tokenizer_cls_id / sep_id. */
 nerc_status nerc_encode_dataset(nerc_sequences **out, const nerc_dataset *ds, const nerc_tokenizer *tok,
                                 const nerc_encode_params *params);
 void nerc_sequences_free(nerc_sequences *enc);

@@ -1,4 +1,5 @@
-/* nerc tokenize: WordPiece-tokenize text lines (or JSONL "text" fields) and print one JSON object each. */
+/* nerc tokenize: tokenize text lines (or JSONL "text" fields) with a model's tokenizer (WordPiece,
+ * byte-level BPE, Unigram) and print one JSON object each. */
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,9 +17,10 @@ typedef struct {
 
 static const char *synopsis =
     "--model DIR [FILE|-] [--jsonl]\n\n"
-    "Tokenizes each input line exactly as Hugging Face's tokenizer(text) does and prints one JSON\n"
-    "object per line: input_ids, tokens, offsets (code points), byte_offsets, word_ids (null for\n"
-    "[CLS]/[SEP]). FILE defaults to standard input.";
+    "Tokenizes each input line exactly as Hugging Face's tokenizer(text) does (BERT WordPiece, RoBERTa\n"
+    "byte-level BPE, XLM-R SentencePiece Unigram) and prints one JSON object per line: input_ids,\n"
+    "tokens, offsets (code points), byte_offsets, word_ids (null for the specials [CLS]/[SEP], <s>/</s>),\n"
+    "special_tokens_mask. FILE defaults to standard input.";
 
 static json_t *int_pairs(const int32_t *v, int32_t n) {
     json_t *arr = json_array();
@@ -31,18 +33,21 @@ static json_t *int_pairs(const int32_t *v, int32_t n) {
     return arr;
 }
 
-static json_t *encoding_to_json(const nerc_tokenizer *tok, const nerc_encoding *e) {
+static json_t *encoding_to_json(const nerc_encoding *e) {
     json_t *obj = json_object(), *ids = json_array(), *tokens = json_array(), *words = json_array();
+    json_t *mask = json_array();
     for (int32_t i = 0; i < e->n; i++) {
         json_array_append_new(ids, json_integer(e->ids[i]));
-        json_array_append_new(tokens, json_string(nerc_tokenizer_id_to_token(tok, e->ids[i])));
+        json_array_append_new(tokens, json_string(e->tokens[i]));
         json_array_append_new(words, e->word_ids[i] < 0 ? json_null() : json_integer(e->word_ids[i]));
+        json_array_append_new(mask, json_integer(e->special_mask[i]));
     }
     json_object_set_new(obj, "input_ids", ids);
     json_object_set_new(obj, "tokens", tokens);
     json_object_set_new(obj, "offsets", int_pairs(e->offsets, e->n));
     json_object_set_new(obj, "byte_offsets", int_pairs(e->byte_offsets, e->n));
     json_object_set_new(obj, "word_ids", words);
+    json_object_set_new(obj, "special_tokens_mask", mask);
     return obj;
 }
 
@@ -83,7 +88,7 @@ static int tokenize_line(const tokenize_params *p, const nerc_tokenizer *tok, ch
         json_decref(doc);
         return nerc_last_status() == NERC_ERR_ARG || nerc_last_status() == NERC_ERR_FORMAT ? 2 : 1;
     }
-    json_t *out = encoding_to_json(tok, &e);
+    json_t *out = encoding_to_json(&e);
     json_dumpf(out, stdout, JSON_COMPACT);
     fputc('\n', stdout);
     json_decref(out);
@@ -111,7 +116,7 @@ static int tokenize_stream(const tokenize_params *p, const nerc_tokenizer *tok, 
 int cmd_tokenize(int argc, char **argv) {
     tokenize_params p = {NULL, "-", 0};
     cli_opt opts[] = {
-        {.name = "model", .kind = OPT_STRING, .value = &p.model_dir, .help = "HF model directory or hub id: tokenizer.json, else vocab.txt + tokenizer_config.json", .required = 1},
+        {.name = "model", .kind = OPT_STRING, .value = &p.model_dir, .help = "HF model directory or hub id: tokenizer.json, else vocab.txt or vocab.json + merges.txt", .required = 1},
         {.name = "jsonl", .kind = OPT_FLAG, .value = &p.jsonl, .help = "each input line is a JSON object whose \"text\" field is tokenized"},
         CLI_END,
     };

@@ -1,4 +1,5 @@
-/* Encodes a dataset with the WordPiece tokenizer: each word on its own (is_split_into_words). */
+/* Encodes a dataset with the model's tokenizer (WordPiece, BPE or Unigram): each word on its own
+ * (is_split_into_words), wrapped in the tokenizer's own specials ([CLS] ... [SEP], <s> ... </s>). */
 #include "nerc/data.h"
 #include "core/error.h"
 
@@ -33,6 +34,9 @@ static nerc_status tokenize_word(const nerc_tokenizer *tok, const nerc_dataset *
 nerc_status nerc_encode_dataset(nerc_sequences **out, const nerc_dataset *ds, const nerc_tokenizer *tok,
                                 const nerc_encode_params *params) {
     *out = NULL;
+    if (nerc_tokenizer_cls_id(tok) < 0 || nerc_tokenizer_sep_id(tok) < 0)
+        return nerc_errorf(NERC_ERR_ARG, "encode: the tokenizer adds no special token before and after a text "
+                           "(its post_processor), which token classification needs");
     int32_t cap = 1 << 16, n_total = 0;
     int32_t *pieces = malloc((size_t)cap * sizeof *pieces);
     int32_t *offsets = malloc(((size_t)ds->n_words + 1) * sizeof *offsets);

@@ -73,15 +73,18 @@ nerc_status nerc_predictor_init(nerc_predictor **out, const nerc_model *m, const
     return NERC_OK;
 }
 
-/* The tokenizer files of `dir`: tokenizer.json or vocab.txt must be there. */
+/* The tokenizer of `dir` (tokenizer.json, vocab.txt, or vocab.json + merges.txt): a model directory
+ * holding no tokenizer file at all is an argument error. */
 static nerc_status load_tokenizer(nerc_tokenizer **tok, const char *dir) {
-    char *json = fs_join(dir, "tokenizer.json"), *vocab = fs_join(dir, "vocab.txt");
-    int found = (json && fs_exists(json)) || (vocab && fs_exists(vocab));
-    free(json);
-    free(vocab);
+    int found = 0;
+    for (int i = 0; nerc_tokenizer_file_names[i] && !found; i++) {
+        char *p = fs_join(dir, nerc_tokenizer_file_names[i]);
+        found = p && fs_exists(p);
+        free(p);
+    }
     if (!found)
-        return nerc_errorf(NERC_ERR_ARG, "%s: no tokenizer files (tokenizer.json or vocab.txt) in the model directory",
-                           dir);
+        return nerc_errorf(NERC_ERR_ARG, "%s: no tokenizer files (tokenizer.json, vocab.txt, or vocab.json + "
+                           "merges.txt) in the model directory", dir);
     return nerc_tokenizer_load(tok, dir);
 }
 

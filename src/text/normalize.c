@@ -51,6 +51,11 @@ static size_t fold_char(const uni_table *fold, uint32_t cp, uint32_t *out) {
 }
 
 size_t normalize_char(const norm_config *cfg, uint32_t cp, uint32_t out[NORM_MAX_EXPANSION]) {
+    if (cp >= 0x20 && cp < 0x7F) { /* printable ASCII: kept, or lowercased (what the tables say) */
+        bool lower = cfg->fold == &uni_fold_uncased || cfg->fold == &uni_fold_lower;
+        out[0] = lower && cp >= 'A' && cp <= 'Z' ? cp + 32 : cp;
+        return 1;
+    }
     if (cfg->clean_text) {
         const uni_range *r = uni_find(&uni_clean, cp);
         if (r && r->kind == UNI_DROP)
