@@ -68,6 +68,28 @@ static void make_bad_model(const char *name, const char *config, const void *st,
     free(dir), free(c), free(m);
 }
 
+/* nerc tokenize for each family (ids of the Rust library for "Hello, World!"); a tokenizer.json
+ * with an unsupported model exits 2 with one line naming the file and the field. */
+static void test_tokenize_families(void) {
+    static const char *const dirs[] = {"bert_tiny", "roberta_tiny", "xlmr_tiny"};
+    static const char *const want[] = {"\"input_ids\":[101,7592,1010,2088,999,102]",
+                                       "\"input_ids\":[0,15500,15,2163,4,2]",
+                                       "\"input_ids\":[0,123,711,60,220,575,3,2]"};
+    char args[1024], out[8192];
+    write_file("hello.txt", "Hello, World!\n", 14);
+    for (int i = 0; i < 3; i++) {
+        snprintf(args, sizeof args, "tokenize --model %s/fixtures/family/%s %s/hello.txt", SHARED_DIR, dirs[i], tmp);
+        CHECK_MSG(run(args, out, sizeof out) == 0 && strstr(out, want[i]) && strstr(out, "special_tokens_mask"),
+                  "nerc %s: %s", args, out);
+    }
+    char *dir = fs_join(tmp, "badtok");
+    CHECK_OK(fs_mkdirs(dir));
+    write_file("badtok/tokenizer.json", "{\"model\": {\"type\": \"WordLevel\"}}", 32);
+    snprintf(args, sizeof args, "tokenize --model %s %s/hello.txt", dir, tmp);
+    expect_error(args, 2, "badtok/tokenizer.json: model.type");
+    free(dir);
+}
+
 static int file_equal(const char *a, const char *b) {
     char *x = NULL, *y = NULL;
     size_t nx = 0, ny = 0;
@@ -217,6 +239,7 @@ int main(int argc, char **argv) {
         CHECK_MSG(rc == 0 && strstr(out, "usage: nerc") && strstr(out, "default"), "nerc %s --help: exit %d: %s",
                   cmds[i], rc, out);
     }
+    test_tokenize_families();
     test_kill9_resume();
     {
         char out2[8192];
