@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "core/fs.h"
+#include "infer/predict_internal.h"
 #include "nerc/data.h"
 #include "nerc/text.h"
 #include "test.h"
@@ -160,13 +161,13 @@ static void check_goldens(const nerc_tokenizer *tok, const char *path, const cha
 /* The data module on CoNLL dev: input_ids as the goldens (<s> ... </s> included), the label on
  * each word's first piece and -100 elsewhere. */
 typedef struct {
-    const nerc_encoded *e;
+    const nerc_sequences *e;
     const nerc_dataset *ds;
     int ok, n;
 } dev_check;
 
 static int dev_sentence_ok(const dev_check *dc, const json_t *obj, int32_t s) {
-    const nerc_encoded *e = dc->e;
+    const nerc_sequences *e = dc->e;
     int32_t a = e->seq_offsets[s], b = e->seq_offsets[s + 1];
     if (e->seq_sent[s] != s || !ints_equal(json_object_get(obj, "input_ids"), e->input_ids + a, (size_t)(b - a)))
         return 0;
@@ -184,7 +185,7 @@ static int dev_sentence_ok(const dev_check *dc, const json_t *obj, int32_t s) {
 static void check_dataset_encoding(const nerc_tokenizer *tok, const char *path, const char *label) {
     nerc_label_set ls = {0};
     nerc_dataset *ds = NULL;
-    nerc_encoded *e = NULL;
+    nerc_sequences *e = NULL;
     CHECK_OK(nerc_labels_init(&ls, nerc_conll2003_labels, 9));
     CHECK_OK(nerc_dataset_read_conll(&ds, SHARED_DIR "/data/conll2003/dev.txt", &ls));
     if (ds)
@@ -208,7 +209,7 @@ static void check_dataset_encoding(const nerc_tokenizer *tok, const char *path, 
            label, dc.ok, dc.n);
     CHECK(e && e->n_seqs == 3250 && dc.n == 3250 && dc.ok == 3250);
     free(data);
-    nerc_encoded_free(e);
+    nerc_sequences_free(e);
     nerc_dataset_free(ds);
     nerc_labels_free(&ls);
 }
@@ -289,6 +290,28 @@ static void test_bert_family_dir(void) {
     nerc_tokenizer_free(tok);
 }
 
+/* The predictor on raw text: HF's sub-word decision per family (WordPiece: token length vs its
+ * text; BPE / Unigram: the spaces around the token) on the tiny family models. */
+static void check_subwords(const char *dir, const char *text, const char *want) {
+    nerc_predictor *pr = NULL;
+    nerc_predict_params params = nerc_predict_default_params();
+    CHECK_OK(nerc_predictor_load(&pr, dir, &params));
+    if (!pr)
+        return;
+    CHECK_OK(predict_add_text(pr, text, strlen(text)));
+    char got[64] = "";
+    for (int32_t i = 0; i < pr->n_tokens && i < 60; i++)
+        got[i] = pr->is_subword[i] ? '1' : '0';
+    CHECK_MSG(!strcmp(got, want), "%s '%s': sub-words %s, want %s", dir, text, got, want);
+    nerc_predictor_free(pr);
+}
+
+static void test_predict_subwords(void) {
+    check_subwords(FAMILY "/bert_tiny", "Hello, World! unaffable", "0000011");
+    check_subwords(FAMILY "/roberta_tiny", "Hello, World!", "0101");
+    check_subwords(FAMILY "/xlmr_tiny", "Hello, World!", "011100"); /* "!" is <unk> here: never a sub-word */
+}
+
 int main(void) {
     strcpy(tmp_dir, "/tmp/nerc_test_family_XXXXXX");
     CHECK(mkdtemp(tmp_dir) != NULL);
@@ -296,6 +319,7 @@ int main(void) {
     test_bert_family_dir();
     test_roberta();
     test_xlmr();
+    test_predict_subwords();
     rmdir(tmp_dir);
     for (int i = 0; i < N_HEX; i++)
         free(raw_hex[i]);
