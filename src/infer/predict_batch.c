@@ -1,5 +1,4 @@
 /* A batch of documents for the predictor: raw texts or word lists to sub-tokens, and entities per document. */
-#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -53,32 +52,13 @@ static nerc_status new_doc(nerc_predictor *pr, predict_doc **doc) {
 
 /* ---- raw text ------------------------------------------------------------- */
 
-static int32_t cp_count(const char *s) {
-    int32_t n = 0;
-    for (; *s; s++)
-        n += ((unsigned char)*s & 0xC0) != 0x80;
-    return n;
-}
-
-/* HF gather_pre_entities' is_subword for token i of an encoding of text[0, len): with a
- * continuing-subword prefix (WordPiece "##") a token is a sub-word when its string and its text
- * differ in length; otherwise when it does not start the text and neither its first character nor
- * the one before is a space (HF's fallback for BPE and Unigram). [UNK] is never a sub-word. */
-static bool hf_is_subword(const nerc_predictor *pr, const char *text, size_t len, const nerc_encoding *enc,
-                          int32_t i) {
-    int32_t id = enc->ids[i], c0 = enc->offsets[2 * i], c1 = enc->offsets[2 * i + 1];
-    if (id == nerc_tokenizer_unk_id(pr->tok))
-        return false;
-    if (*nerc_tokenizer_subword_prefix(pr->tok))
-        return cp_count(enc->tokens[i]) != c1 - c0;
-    size_t b = (size_t)enc->byte_offsets[2 * i];
-    return c0 > 0 && b <= len && text[b - 1] != ' ' && (b == len || text[b] != ' ');
-}
-
-/* Appends the content tokens (not the post-processor's specials) of an encoding of text. */
-static nerc_status take_encoding(nerc_predictor *pr, const nerc_encoding *enc, const char *text, size_t len) {
+/* Appends the content tokens (not the post-processor's specials) of an encoding. A token continues
+ * the previous token's word when the tokenizer gives both the same word id (pre-token index) for
+ * every family (nerc's rule, see nerc/predict.h; HF guesses from lengths or spaces); [UNK] never
+ * does and shows its text (HF gather_pre_entities). */
+static nerc_status take_encoding(nerc_predictor *pr, const nerc_encoding *enc) {
     NERC_TRY(predict_tokens_reserve(pr, (size_t)pr->n_tokens + (size_t)enc->n));
-    int32_t n = pr->n_tokens, unk = nerc_tokenizer_unk_id(pr->tok);
+    int32_t t0 = pr->n_tokens, n = t0, unk = nerc_tokenizer_unk_id(pr->tok);
     for (int32_t i = 0; i < enc->n; i++) {
         if (enc->special_mask[i])
             continue;
@@ -88,8 +68,7 @@ static nerc_status take_encoding(nerc_predictor *pr, const nerc_encoding *enc, c
         memcpy(pr->byte_offsets + 2 * n, enc->byte_offsets + 2 * i, 2 * sizeof *pr->byte_offsets);
         pr->word_ids[n] = enc->word_ids[i];
         pr->index[n] = i;
-        pr->is_subword[n] = hf_is_subword(pr, text, len, enc, i);
-        /* HF shows [UNK] as its text */
+        pr->is_subword[n] = n > t0 && pr->word_ids[n - 1] == enc->word_ids[i] && id != unk;
         pr->tokens[n] = id == unk ? NULL : nerc_tokenizer_id_to_token(pr->tok, id);
         n++;
     }
@@ -106,7 +85,7 @@ nerc_status predict_add_text(nerc_predictor *pr, const char *text, size_t len) {
     doc->len = len;
     nerc_encoding enc;
     NERC_TRY(nerc_tokenizer_encode(pr->tok, doc->text, len, &enc));
-    nerc_status st = take_encoding(pr, &enc, doc->text, len);
+    nerc_status st = take_encoding(pr, &enc);
     nerc_encoding_free(&enc);
     NERC_TRY(st);
     doc->n_tok = pr->n_tokens - doc->tok0;
