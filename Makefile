@@ -15,7 +15,7 @@ OMPFLAG := $(if $(IS_CLANG),-fopenmp=libgomp,-fopenmp)
 
 CFLAGS  = -std=c17 -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
           -D_GNU_SOURCE -Iinclude -Isrc $(OMPFLAG) $(OPT) -g $(SAN) $(EXTRA_CFLAGS)
-LDLIBS  = -ldnnl -ljansson -lcurl -lcrypto -lm
+LDLIBS  = -ldnnl -ljansson -lmicrohttpd -lcurl -lcrypto -lm
 LDFLAGS = $(OMPFLAG) $(SAN)
 
 LIB_SRC  := $(sort $(wildcard src/*/*.c))
