@@ -4,7 +4,7 @@
 #   2. the same server with --max-batch-tokens 1 (every forward pass holds one sentence),
 #   3. sequential `nerc predict` calls, one process per sentence (the naive deployment).
 # usage: bench/serve.sh [MODEL_DIR] [CLIENTS=16] [SECONDS=20] [EXTRA SERVE FLAGS...]
-# Without MODEL_DIR a random-init DistilBERT-base model is written to /tmp/nerc_bench_model
+# Without MODEL_DIR a random-init DistilBERT-base model is written to /tmp/nerc_serve_bench_model
 # (nerc init: the real size and speed; its entities are meaningless). Run from the repository root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,7 +20,7 @@ cleanup() { [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null; rm -rf "$wor
 trap cleanup EXIT
 
 if [ -z "$model" ]; then
-  model=/tmp/nerc_bench_model
+  model=/tmp/nerc_serve_bench_model
   [ -f "$model/model.safetensors" ] ||
     "$nerc" init --config ../shared/models/distilbert-base-uncased/config.json --out "$model" >/dev/null
 fi
@@ -42,11 +42,11 @@ run_server() { # label, serve flags...
   port=$(sed -n 's|.*http://127.0.0.1:\([0-9]*\)/.*|\1|p' "$work/url")
   printf '%-36s ' "$label"
   build/bench/bench_serve "$port" "$work/dev.txt" "$clients" "$seconds" || true
-  curl -s "http://127.0.0.1:$port/metrics" 2>/dev/null |
+  command -v curl > /dev/null && curl -s "http://127.0.0.1:$port/metrics" |
     awk '/^nerc_batch_texts_(sum|count)/ { v[$1] = $2 } /^nerc_tokens_per_second/ { t = $2 }
          END { if (v["nerc_batch_texts_count"] > 0)
                  printf "%-36s mean batch %.1f sentences, %.0f tokens/s of batcher time\n", "",
-                        v["nerc_batch_texts_sum"] / v["nerc_batch_texts_count"], t }'
+                        v["nerc_batch_texts_sum"] / v["nerc_batch_texts_count"], t }' || true
   kill -TERM "$server_pid"; wait "$server_pid" || true; server_pid=
 }
 
