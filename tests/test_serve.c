@@ -69,6 +69,8 @@ static void on_watchdog(int sig) {
     _exit(1);
 }
 
+static int server_stop(server_proc *sp, double wait_s);
+
 /* `nerc serve --model MODEL --port 0 ARGS`; the port comes from its one line on stdout. */
 static int server_start(server_proc *sp, const char *args) {
     int fds[2];
@@ -98,7 +100,10 @@ static int server_start(server_proc *sp, const char *args) {
     const char *url = strstr(line, "http://127.0.0.1:");
     sp->port = ok && url ? atoi(url + strlen("http://127.0.0.1:")) : 0;
     CHECK_MSG(sp->port > 0, "nerc serve %s printed '%s'", args, line);
-    return sp->port > 0 ? 0 : -1;
+    if (sp->port > 0)
+        return 0;
+    server_stop(sp, 5);
+    return -1;
 }
 
 /* SIGTERM; returns the exit status (-1 on a signal or after `wait_s` seconds: then SIGKILL). */
