@@ -74,9 +74,6 @@ $(BUILD)/examples/%: examples/%.c $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) -std=c17 -Wall -Wextra -Werror -Iinclude $(OMPFLAG) $(OPT) $(SAN) -o $@ $< $(LIB) $(LDFLAGS) $(LDLIBS)
 
-# the fake hub of the download tests is a libmicrohttpd server
-$(BUILD)/tests/test_hub: LDLIBS += -lmicrohttpd
-
 $(BUILD)/bench/%: bench/%.c $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(LIB) $(LDFLAGS) $(LDLIBS)

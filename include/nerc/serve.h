@@ -24,6 +24,8 @@
 #include "nerc/common.h"
 #include "nerc/predict.h"
 
+#pragma GCC visibility push(default) /* the public API is what libnerc.so exports */
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -66,4 +68,5 @@ void nerc_server_free(nerc_server *s);
 #ifdef __cplusplus
 }
 #endif
+#pragma GCC visibility pop
 #endif
