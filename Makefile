@@ -15,7 +15,7 @@ OMPFLAG := $(if $(IS_CLANG),-fopenmp=libgomp,-fopenmp)
 
 CFLAGS  = -std=c17 -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
           -D_GNU_SOURCE -Iinclude -Isrc $(OMPFLAG) $(OPT) -g $(SAN) $(EXTRA_CFLAGS)
-LDLIBS  = -ldnnl -ljansson -lonig -lcurl -lcrypto -lm
+LDLIBS  = -ldnnl -ljansson -lonig -lmicrohttpd -lcurl -lcrypto -lm
 LDFLAGS = $(OMPFLAG) $(SAN)
 
 LIB_SRC  := $(sort $(wildcard src/*/*.c))
@@ -73,9 +73,6 @@ $(BUILD)/tests/%: tests/%.c $(LIB) tests/test.h tests/test_conll.h
 $(BUILD)/examples/%: examples/%.c $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) -std=c17 -Wall -Wextra -Werror -Iinclude $(OMPFLAG) $(OPT) $(SAN) -o $@ $< $(LIB) $(LDFLAGS) $(LDLIBS)
-
-# the fake hub of the download tests is a libmicrohttpd server
-$(BUILD)/tests/test_hub: LDLIBS += -lmicrohttpd
 
 $(BUILD)/bench/%: bench/%.c $(LIB)
 	@mkdir -p $(dir $@)

@@ -13,5 +13,6 @@
 #include "nerc/train.h"
 #include "nerc/predict.h"
 #include "nerc/hub.h"
+#include "nerc/serve.h"
 
 #endif

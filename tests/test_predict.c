@@ -617,6 +617,74 @@ static void check_error(nerc_status st, nerc_status want, const char *part1, con
               nerc_last_error(), part1, part2);
 }
 
+/* Texts packed into shared forward passes (nerc_predict_texts, the server's path) predict as they do
+ * one at a time, whatever the pass size; each text may take its own aggregation; the rows
+ * nerc_predict_count_rows gives are what the passes hold. */
+typedef struct {
+    nerc_predictor *single[NERC_AGGREGATION_MAX + 1]; /* one text at a time, one predictor per aggregation */
+    const nerc_aggregation *aggs;
+    int index, calls, bad;
+} texts_compare;
+
+static nerc_status compare_text_as(const char *text, size_t len, const nerc_prediction *p, void *user) {
+    texts_compare *c = user;
+    batch_compare one = {.single = c->single[c->aggs[c->index++]]};
+    compare_text(text, len, p, &one);
+    c->calls++, c->bad += one.bad;
+    return NERC_OK;
+}
+
+static void test_predict_texts(const nerc_model *m, const nerc_tokenizer *tok) {
+    size_t long_len;
+    char *longer = synthetic_text(70, &long_len);
+    const char *texts[] = {"EU rejects German call", "", "Peter Blackburn", longer, "BRUSSELS 1996-08-22",
+                           "\xed\x95\x9c\xea\xb5\xad a", "The European Commission said on Thursday it disagreed"};
+    enum { N = 7 };
+    size_t lens[N];
+    nerc_aggregation aggs[N];
+    for (int i = 0; i < N; i++)
+        lens[i] = strlen(texts[i]), aggs[i] = (nerc_aggregation)(i % (NERC_AGGREGATION_MAX + 1));
+    nerc_predict_params pp = nerc_predict_default_params();
+    pp.max_length = 24, pp.stride = 6, pp.batch_size = 1;
+    texts_compare c = {.aggs = aggs};
+    for (int a = 0; a <= NERC_AGGREGATION_MAX; a++) {
+        pp.aggregation = (nerc_aggregation)a;
+        CHECK_OK(nerc_predictor_init(&c.single[a], m, tok, &pp));
+        if (!c.single[a])
+            return;
+    }
+    int64_t rows[N], total = 0;
+    for (int i = 0; i < N; i++) {
+        CHECK_OK(nerc_predict_count_rows(c.single[0], texts[i], lens[i], &rows[i]));
+        total += rows[i];
+    }
+    CHECK_MSG(rows[1] == 0 && rows[0] == 6 && rows[3] > 3 * 24, "rows %lld %lld %lld", (long long)rows[1],
+              (long long)rows[0], (long long)rows[3]);
+    int32_t max_tokens[] = {1, 30, 100, 4096};
+    for (int k = 0; k < 4; k++) {
+        pp.batch_size = 4096 / 3, pp.max_tokens = max_tokens[k];
+        nerc_predictor *packed = NULL;
+        CHECK_OK(nerc_predictor_init(&packed, m, tok, &pp));
+        c.calls = c.bad = c.index = 0;
+        if (packed)
+            CHECK_OK(nerc_predict_texts(packed, texts, lens, aggs, N, compare_text_as, &c));
+        CHECK_MSG(c.calls == N && c.bad == 0, "max_tokens %d: %d texts, %d differ", max_tokens[k], c.calls, c.bad);
+        nerc_predictor_free(packed);
+    }
+    printf("  %d texts (%lld rows) in passes of 1..4096 rows, 5 aggregations: as one at a time\n", N,
+           (long long)total);
+    int64_t r;
+    check_error(nerc_predict_count_rows(c.single[0], "a\xc0\xafz", 4, &r), NERC_ERR_ARG, "UTF-8", "byte 1");
+    const char *bad[] = {"fine", "a\xff"};
+    size_t bad_lens[] = {4, 2};
+    batch_compare unused = {.single = c.single[0]};
+    check_error(nerc_predict_texts(c.single[0], bad, bad_lens, NULL, 2, compare_text, &unused), NERC_ERR_ARG,
+                "text 1", "UTF-8");
+    for (int a = 0; a <= NERC_AGGREGATION_MAX; a++)
+        nerc_predictor_free(c.single[a]);
+    free(longer);
+}
+
 /* Invalid UTF-8 and malformed lines: the file and line are named; earlier documents were predicted. */
 static void test_bad_lines(nerc_predictor *pr) {
     stream_count c = {0};
@@ -681,6 +749,7 @@ int main(void) {
         test_word_tags(m, tok);
         test_streams(pr);
         test_stream_batches(m, tok);
+        test_predict_texts(m, tok);
         test_bad_lines(pr);
         test_bad_model(m, tok);
     }

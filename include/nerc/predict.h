@@ -101,6 +101,9 @@ typedef struct {
     int32_t max_length;  /* sub-tokens per window incl. [CLS]/[SEP]; 0 = min(512, max_position_embeddings) */
     int32_t stride;      /* sub-tokens shared by consecutive windows; -1 = min(128, (max_length-2)/2) */
     int32_t batch_size;  /* windows per forward pass, and documents per batch of the streams (default 8) */
+    int32_t max_tokens;  /* rows per forward pass: sub-tokens of its windows plus [CLS]/[SEP] each; a pass
+                          * takes windows while both limits hold (always at least one window);
+                          * 0 = batch_size * max_length (the batch_size limit alone) */
     nerc_aggregation aggregation; /* default NERC_AGGREGATION_SIMPLE */
     nerc_precision precision;     /* default NERC_PRECISION_FP32 */
 } nerc_predict_params;
@@ -151,6 +154,24 @@ nerc_status nerc_predict_text(nerc_predictor *pr, const char *text, size_t len, 
 nerc_status nerc_predict_words(nerc_predictor *pr, const char *const *words, const size_t *lens, int32_t n_words,
                                nerc_prediction *out);
 
+/* Several raw texts at once (a server's waiting requests): every text is
+ * tokenized and windowed as nerc_predict_text does, and the windows of all of
+ * them are packed into shared forward passes (batch_size windows / max_tokens
+ * rows each). `fn` gets every text in order with the result nerc_predict_text
+ * gives for it (scores equal up to float rounding); it must not use the same
+ * predictor. aggregations: [n] the strategy of each text, or NULL for the
+ * predictor's. A bad text is NERC_ERR_ARG "text <i>: ..." (0-based) before any
+ * forward pass. */
+typedef nerc_status (*nerc_predict_text_fn)(const char *text, size_t len, const nerc_prediction *p, void *user);
+nerc_status nerc_predict_texts(nerc_predictor *pr, const char *const *texts, const size_t *lens,
+                               const nerc_aggregation *aggregations, int32_t n, nerc_predict_text_fn fn, void *user);
+
+/* The rows `text` takes in forward passes: its sub-tokens window by window,
+ * plus [CLS] and [SEP] per window (0 for a text without sub-tokens). Reads only
+ * the model's tokenizer and the resolved parameters, so any thread may call it
+ * while another runs the predictor. Invalid UTF-8 is NERC_ERR_ARG. */
+nerc_status nerc_predict_count_rows(const nerc_predictor *pr, const char *text, size_t len, int64_t *rows);
+
 /* ---- streaming over files ---------------------------------------------------
  * Bounded memory: batch_size documents (lines / sentences) at a time, or fewer
  * when their text passes 1 MiB; their windows share forward passes. `fn` gets
@@ -160,7 +181,6 @@ nerc_status nerc_predict_words(nerc_predictor *pr, const char *const *words, con
  * is NERC_ERR_FORMAT "name:line: ..." after the documents before it were given
  * to `fn`. */
 
-typedef nerc_status (*nerc_predict_text_fn)(const char *text, size_t len, const nerc_prediction *p, void *user);
 typedef nerc_status (*nerc_predict_words_fn)(const char *const *words, const size_t *lens, int32_t n_words,
                                              const nerc_prediction *p, void *user);
 

@@ -14,5 +14,6 @@ int cmd_eval(int argc, char **argv);
 int cmd_predict(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
 int cmd_download(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
 
 #endif

@@ -17,6 +17,7 @@ static const command commands[] = {
     {"train", cmd_train, "fine-tune on CoNLL/JSONL data (Hugging Face Trainer semantics)"},
     {"eval", cmd_eval, "evaluate a model on labelled data (seqeval / conlleval reports)"},
     {"predict", cmd_predict, "predict entities in raw text, CoNLL or JSONL (HF pipeline aggregation)"},
+    {"serve", cmd_serve, "serve the model over HTTP (HF Inference API JSON, dynamic batching)"},
     {"tokenize", cmd_tokenize, "WordPiece-tokenize text exactly as Hugging Face does (JSONL out)"},
     {"score", cmd_score, "score predictions against gold tags (seqeval / conlleval)"},
     {"download", cmd_download, "fetch a model from the Hugging Face hub into its cache (resumable, verified)"},

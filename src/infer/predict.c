@@ -31,12 +31,24 @@ static nerc_status resolve_params(nerc_predict_params *p, const nerc_model *m) {
         return nerc_errorf(NERC_ERR_ARG, "predict: batch_size %d must be in [1, 65536]", (int)p->batch_size);
     if ((unsigned)p->aggregation > NERC_AGGREGATION_MAX)
         return nerc_errorf(NERC_ERR_ARG, "predict: unknown aggregation %d", (int)p->aggregation);
+    int64_t by_windows = (int64_t)p->batch_size * p->max_length;
+    if (p->max_tokens == 0)
+        p->max_tokens = by_windows > INT32_MAX ? INT32_MAX : (int32_t)by_windows;
+    if (p->max_tokens < 1)
+        return nerc_errorf(NERC_ERR_ARG, "predict: max_tokens %d must be positive (or 0)", (int)p->max_tokens);
     return NERC_OK;
 }
 
+/* Rows of the largest forward pass: max_tokens, or one full window when that is more. */
+static int64_t pass_rows(const nerc_predict_params *p) {
+    int64_t by_windows = (int64_t)p->batch_size * p->max_length;
+    int64_t rows = p->max_tokens < by_windows ? p->max_tokens : by_windows;
+    return rows > p->max_length ? rows : p->max_length;
+}
+
 static nerc_status alloc_batch(nerc_predictor *pr) {
-    int64_t rows = (int64_t)pr->p.batch_size * pr->p.max_length;
-    int64_t att = rows * pr->p.max_length;
+    int64_t rows = pass_rows(&pr->p);
+    int64_t att = rows * pr->p.max_length; /* sum of window length^2, each <= max_length */
     pr->batch_ids = malloc((size_t)rows * sizeof *pr->batch_ids);
     pr->batch_pos = malloc((size_t)rows * sizeof *pr->batch_pos);
     pr->batch_offsets = malloc(((size_t)pr->p.batch_size + 1) * sizeof *pr->batch_offsets);
@@ -137,7 +149,7 @@ nerc_status nerc_predict_text(nerc_predictor *pr, const char *text, size_t len, 
     predict_batch_reset(pr);
     NERC_TRY(predict_add_text(pr, text, len));
     NERC_TRY(predict_batch_run(pr));
-    return predict_batch_result(pr, 0, out);
+    return predict_batch_result(pr, 0, pr->p.aggregation, out);
 }
 
 nerc_status nerc_predict_words(nerc_predictor *pr, const char *const *words, const size_t *lens, int32_t n_words,
@@ -145,5 +157,29 @@ nerc_status nerc_predict_words(nerc_predictor *pr, const char *const *words, con
     predict_batch_reset(pr);
     NERC_TRY(predict_add_words(pr, words, lens, n_words));
     NERC_TRY(predict_batch_run(pr));
-    return predict_batch_result(pr, 0, out);
+    return predict_batch_result(pr, 0, pr->p.aggregation, out);
+}
+
+/* ---- several texts in shared forward passes ------------------------------- */
+
+nerc_status nerc_predict_texts(nerc_predictor *pr, const char *const *texts, const size_t *lens,
+                               const nerc_aggregation *aggregations, int32_t n, nerc_predict_text_fn fn, void *user) {
+    if (n < 0 || (n > 0 && (!texts || !lens || !fn)))
+        return nerc_errorf(NERC_ERR_ARG, "predict: invalid text list");
+    for (int32_t i = 0; aggregations && i < n; i++)
+        if ((unsigned)aggregations[i] > NERC_AGGREGATION_MAX)
+            return nerc_errorf(NERC_ERR_ARG, "predict: text %d: unknown aggregation %d", (int)i, (int)aggregations[i]);
+    predict_batch_reset(pr);
+    for (int32_t i = 0; i < n; i++) {
+        nerc_status st = predict_add_text(pr, texts[i], lens[i]);
+        if (st != NERC_OK)
+            return nerc_error_prefix(st, "text %d", (int)i);
+    }
+    NERC_TRY(predict_batch_run(pr));
+    for (int32_t i = 0; i < n; i++) {
+        nerc_prediction p;
+        NERC_TRY(predict_batch_result(pr, i, aggregations ? aggregations[i] : pr->p.aggregation, &p));
+        NERC_TRY(fn(texts[i], lens[i], &p, user));
+    }
+    return NERC_OK;
 }

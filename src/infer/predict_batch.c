@@ -191,8 +191,7 @@ static nerc_agg_input doc_input(const nerc_predictor *pr, const predict_doc *doc
 }
 
 /* Raw text: NONE entries per sub-token, else HF's groups. */
-static nerc_status aggregate_text(nerc_predictor *pr, const nerc_agg_input *in) {
-    nerc_aggregation a = pr->p.aggregation;
+static nerc_status aggregate_text(nerc_predictor *pr, const nerc_agg_input *in, nerc_aggregation a) {
     NERC_TRY(agg_items(in, a, &pr->work));
     if (a == NERC_AGGREGATION_NONE)
         return agg_emit(in, pr->work.items, pr->work.n_items, EMIT_TOKENS, &pr->entities);
@@ -201,9 +200,10 @@ static nerc_status aggregate_text(nerc_predictor *pr, const nerc_agg_input *in) 
 }
 
 /* Words: labels by FIRST / AVERAGE / MAX as named (SIMPLE and NONE: FIRST), then grouped (NONE: not). */
-static nerc_status aggregate_words(nerc_predictor *pr, const predict_doc *doc, const nerc_agg_input *in) {
-    nerc_aggregation a = pr->p.aggregation;
-    NERC_TRY(agg_items(in, a == NERC_AGGREGATION_SIMPLE || a == NERC_AGGREGATION_NONE ? NERC_AGGREGATION_FIRST : a, &pr->work));
+static nerc_status aggregate_words(nerc_predictor *pr, const predict_doc *doc, const nerc_agg_input *in,
+                                   nerc_aggregation a) {
+    NERC_TRY(agg_items(in, a == NERC_AGGREGATION_SIMPLE || a == NERC_AGGREGATION_NONE ? NERC_AGGREGATION_FIRST : a,
+                       &pr->work));
     for (int32_t i = 0; i < pr->work.n_items; i++) {
         const agg_item *it = &pr->work.items[i];
         pr->word_tags[doc->word0 + in->word_ids[it->first]] = it->label;
@@ -215,11 +215,11 @@ static nerc_status aggregate_words(nerc_predictor *pr, const predict_doc *doc, c
     return agg_emit(in, pr->work.groups, pr->work.n_groups, EMIT_GROUPS, &pr->entities);
 }
 
-nerc_status predict_batch_result(nerc_predictor *pr, int32_t d, nerc_prediction *out) {
+nerc_status predict_batch_result(nerc_predictor *pr, int32_t d, nerc_aggregation a, nerc_prediction *out) {
     const predict_doc *doc = &pr->docs[d];
     nerc_agg_input in = doc_input(pr, doc);
     int words = doc->n_words >= 0;
-    NERC_TRY(words ? aggregate_words(pr, doc, &in) : aggregate_text(pr, &in));
+    NERC_TRY(words ? aggregate_words(pr, doc, &in, a) : aggregate_text(pr, &in, a));
     size_t t = (size_t)doc->tok0;
     *out = (nerc_prediction){.n_entities = pr->entities.n, .entities = pr->entities.items,
                              .n_tokens = doc->n_tok, .n_labels = pr->n_labels, .token_ids = pr->ids + t,

@@ -92,8 +92,8 @@ nerc_status predict_add_text(nerc_predictor *pr, const char *text, size_t len);
 nerc_status predict_add_words(nerc_predictor *pr, const char *const *words, const size_t *lens, int32_t n_words);
 /* Runs every window of the batch through the model: scores, labels and windows of every token. */
 nerc_status predict_batch_run(nerc_predictor *pr);
-/* Aggregates document d of a run batch; the views stay valid until the next call. */
-nerc_status predict_batch_result(nerc_predictor *pr, int32_t d, nerc_prediction *out);
+/* Aggregates document d of a run batch with strategy a; the views stay valid until the next call. */
+nerc_status predict_batch_result(nerc_predictor *pr, int32_t d, nerc_aggregation a, nerc_prediction *out);
 /* Grows the per-token arrays to n tokens (contents kept). */
 nerc_status predict_tokens_reserve(nerc_predictor *pr, size_t n);
 /* Plans the windows of the last added document. */

@@ -121,7 +121,7 @@ static nerc_status add_doc(const stream *s, const doc_buf *b, size_t d) {
 
 static nerc_status emit_doc(const stream *s, const doc_buf *b, size_t d) {
     nerc_prediction p;
-    NERC_TRY(predict_batch_result(s->pr, (int32_t)d, &p));
+    NERC_TRY(predict_batch_result(s->pr, (int32_t)d, nerc_predictor_params(s->pr)->aggregation, &p));
     size_t i = b->first[d], n = b->first[d + 1] - i;
     if (b->words)
         return s->words_fn(n ? b->ptrs + i : NULL, n ? b->lens + i : NULL, (int32_t)n, &p, s->user);

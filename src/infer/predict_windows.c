@@ -15,6 +15,23 @@ static int32_t window_count(int32_t n_tokens, int32_t content, int32_t step) {
     return 1 + (n_tokens - content + step - 1) / step;
 }
 
+nerc_status nerc_predict_count_rows(const nerc_predictor *pr, const char *text, size_t len, int64_t *rows) {
+    *rows = 0;
+    nerc_encoding enc;
+    NERC_TRY(nerc_tokenizer_encode(pr->tok, text, len, &enc));
+    int32_t n = 0; /* content sub-tokens, as predict_add_text keeps them */
+    for (int32_t i = 0; i < enc.n; i++)
+        n += enc.word_ids[i] >= 0;
+    nerc_encoding_free(&enc);
+    int32_t content = pr->p.max_length - 2, step = content - pr->p.stride;
+    int32_t n_win = window_count(n, content, step);
+    for (int32_t w = 0; w < n_win; w++) {
+        int32_t s = w * step, e = s + content < n ? s + content : n;
+        *rows += e - s + 2;
+    }
+    return NERC_OK;
+}
+
 /* window[i] = the document's window where token i is farthest from an edge (the earliest on ties). */
 static void assign_windows(nerc_predictor *pr, const predict_doc *doc) {
     for (int32_t i = doc->tok0; i < doc->tok0 + doc->n_tok; i++)
@@ -101,10 +118,25 @@ static void collect_scores(nerc_predictor *pr, int32_t w0, int32_t w1, int32_t *
     }
 }
 
+/* The end of the forward pass that starts at window w0: windows while at most
+ * batch_size of them and max_tokens rows ([CLS] + tokens + [SEP] each); at least one. */
+static int32_t pass_end(const nerc_predictor *pr, int32_t w0) {
+    int64_t rows = 0;
+    int32_t w = w0;
+    while (w < pr->n_windows && w - w0 < pr->p.batch_size) {
+        int64_t r = (int64_t)pr->win_end[w] - pr->win_start[w] + 2;
+        if (w > w0 && rows + r > pr->p.max_tokens)
+            break;
+        rows += r;
+        w++;
+    }
+    return w;
+}
+
 nerc_status predict_batch_run(nerc_predictor *pr) {
     int32_t doc = 0;
-    for (int32_t w0 = 0; w0 < pr->n_windows; w0 += pr->p.batch_size) {
-        int32_t w1 = w0 + pr->p.batch_size < pr->n_windows ? w0 + pr->p.batch_size : pr->n_windows;
+    for (int32_t w0 = 0, w1; w0 < pr->n_windows; w0 = w1) {
+        w1 = pass_end(pr, w0);
         nerc_batch b = pack_windows(pr, w0, w1);
         NERC_TRY(nerc_forward(pr->state, &b, 0, 0));
         collect_scores(pr, w0, w1, &doc);
