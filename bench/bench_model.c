@@ -134,8 +134,10 @@ int main(int argc, char **argv) {
     time_training(m, s, bt, steps, &t);
     double rss_train = peak_rss_mb();
     double inf_s = time_inference(m, dev, enc_dev, NERC_PRECISION_FP32);
-    double inf_bf16_s = time_inference(m, dev, enc_dev, NERC_PRECISION_BF16);
+    int has_bf16 = nerc_precision_check(NERC_PRECISION_BF16) == NERC_OK;
+    double inf_bf16_s = has_bf16 ? time_inference(m, dev, enc_dev, NERC_PRECISION_BF16) : 0.0;
     int64_t steps_3ep = 3LL * nerc_batcher_n_batches(bt);
+    printf("%s\n", nerc_cpu_info());
     printf("nerc bench_model: DistilBERT-base size (%lld params), %d threads, %d random CoNLL train batches of 16\n",
            (long long)m->n_params, nerc_get_threads(), t.n);
     printf("  real tokens per batch (avg)     %.0f\n", t.tokens / t.n);
@@ -147,7 +149,11 @@ int main(int argc, char **argv) {
     printf("  peak RSS during training        %.0f MB\n", rss_train);
     printf("  dev inference (batch 64, sorted) %.1f sentences/s (%d sentences in %.1f s)\n", dev->n_sents / inf_s,
            dev->n_sents, inf_s);
-    printf("  dev inference, bf16 linear layers %.1f sentences/s (%.1f s)\n", dev->n_sents / inf_bf16_s, inf_bf16_s);
+    if (has_bf16)
+        printf("  dev inference, bf16 linear layers %.1f sentences/s (%.1f s)\n", dev->n_sents / inf_bf16_s,
+               inf_bf16_s);
+    else
+        printf("  dev inference, bf16: skipped (%s)\n", nerc_last_error());
     nerc_state_free(s);
     nerc_batcher_free(bt);
     nerc_sequences_free(enc);

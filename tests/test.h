@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
-static int test_checks = 0, test_failed = 0;
+static int test_checks = 0, test_failed = 0, test_skipped = 0;
 
 #define CHECK(cond)                                                          \
     do {                                                                     \
@@ -44,6 +44,17 @@ static int test_checks = 0, test_failed = 0;
         CHECK_MSG(tst_ == NERC_OK, "%s", nerc_last_error());                    \
     } while (0)
 
+/* A case that cannot run on this machine (a CPU feature is missing): printed
+ * with its reason and counted (tests/run.sh totals the SKIP lines); it never
+ * passes silently. */
+#define SKIP(...)                                   \
+    do {                                            \
+        test_skipped++;                             \
+        printf("  SKIP %s:%d: ", __FILE__, __LINE__); \
+        printf(__VA_ARGS__);                        \
+        putchar('\n');                              \
+    } while (0)
+
 /* Path of the shared fixtures, relative to the repository root (tests run there). */
 #define SHARED_DIR "../shared"
 
@@ -60,7 +71,7 @@ static inline size_t test_hex_decode(const char *hex, char *out) {
 }
 
 static inline int test_report(const char *name) {
-    printf("%s: %d checks, %d failed -> %s\n", name, test_checks, test_failed,
+    printf("%s: %d checks, %d failed, %d skipped -> %s\n", name, test_checks, test_failed, test_skipped,
            test_failed ? "FAIL" : "OK");
     return test_failed ? 1 : 0;
 }

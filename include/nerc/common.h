@@ -40,6 +40,13 @@ extern "C" {
 
 /* "nerc 0.1.0 (oneDNN 2.6.3, ...)": the library and the versions it runs on. */
 const char *nerc_version_string(void);
+/* Two lines: the CPU (brand, family/model, relevant flags), then what nerc
+ * uses on it: its kernels' ISA level (NERC_ISA=avx2|avx512 forces a lower
+ * one), oneDNN's ISA, and which precisions run natively. */
+const char *nerc_cpu_info(void);
+/* 1 when the CPU has what this build needs (x86-64-v3: AVX2, FMA, BMI, F16C);
+ * safe to call on any x86-64 (the rest of the library may not be). */
+int nerc_cpu_supported(void);
 
 typedef enum {
     NERC_OK = 0,
@@ -48,7 +55,8 @@ typedef enum {
     NERC_ERR_ARG,     /* a caller-supplied value is invalid */
     NERC_ERR_NOMEM,   /* an allocation failed or a size overflowed */
     NERC_ERR_NUMERIC, /* NaN / Inf met in training */
-    NERC_ERR_INTERNAL
+    NERC_ERR_INTERNAL,
+    NERC_ERR_UNSUPPORTED /* this CPU cannot run the requested mode natively (e.g. bf16 without AVX512_BF16) */
 } nerc_status;
 
 /* The message of the last failure on this thread ("" if none), and its status. */

@@ -69,6 +69,10 @@ const nerc_model *nerc_state_model(const nerc_state *s);
  * snapshots the model's weights now and is refused for training states. */
 typedef enum { NERC_PRECISION_FP32 = 0, NERC_PRECISION_BF16 } nerc_precision;
 nerc_status nerc_state_set_precision(nerc_state *s, nerc_precision p);
+/* NERC_OK when this CPU runs `p` natively; otherwise NERC_ERR_UNSUPPORTED and
+ * a one-line reason (bf16 needs AVX512_BF16 or AMX-BF16: nerc refuses rather
+ * than run an emulation slower than fp32). nerc_state_set_precision checks it. */
+nerc_status nerc_precision_check(nerc_precision p);
 /* "fp32" / "bf16" -> value (NERC_ERR_ARG otherwise). */
 nerc_status nerc_precision_parse(const char *name, nerc_precision *p);
 

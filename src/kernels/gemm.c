@@ -3,6 +3,8 @@
 
 #include <oneapi/dnnl/dnnl.h>
 
+#include "core/cpu.h"
+
 void gemm_f32(int transa, int transb, int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t lda,
               const float *B, int64_t ldb, float beta, float *C, int64_t ldc) {
     if (M <= 0 || N <= 0)
@@ -13,6 +15,7 @@ void gemm_f32(int transa, int transb, int64_t M, int64_t N, int64_t K, float alp
                 C[i * ldc + j] = beta == 0.0f ? 0.0f : beta * C[i * ldc + j];
         return;
     }
+    (void)cpu_isa(); /* NERC_ISA caps oneDNN's ISA before its first use (once) */
     dnnl_sgemm(transa ? 'T' : 'N', transb ? 'T' : 'N', M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 

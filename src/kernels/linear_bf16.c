@@ -7,7 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/cpu.h"
 #include "core/error.h"
+#include "nerc/model.h"
 
 struct linear_bf16 {
     int64_t IC, OC;
@@ -23,6 +25,7 @@ static dnnl_status_t engine_status = dnnl_runtime_error;
 static pthread_once_t engine_once = PTHREAD_ONCE_INIT;
 
 static void engine_init(void) {
+    (void)cpu_isa(); /* NERC_ISA caps oneDNN's ISA before its first use */
     engine_status = dnnl_engine_create(&engine, dnnl_cpu, 0);
     if (engine_status == dnnl_success)
         engine_status = dnnl_stream_create(&stream, engine, dnnl_stream_default_flags);
@@ -34,16 +37,6 @@ static void engine_init(void) {
         if (s_ != dnnl_success)                                                                    \
             return nerc_errorf(NERC_ERR_INTERNAL, "oneDNN: %s failed (status %d)", what, (int)s_); \
     } while (0)
-
-void f32_to_bf16(uint16_t *dst, const float *src, int64_t n) {
-#pragma omp parallel for schedule(static)
-    for (int64_t i = 0; i < n; i++) {
-        uint32_t u;
-        memcpy(&u, &src[i], sizeof u);
-        uint32_t rounded = (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
-        dst[i] = (uint16_t)((u & 0x7fffffffu) > 0x7f800000u ? (u >> 16) | 0x40u : rounded);
-    }
-}
 
 /* Reorders the (IC, OC) bf16 weights given in `ba` layout into the packed layout the primitive wants. */
 static nerc_status pack_weights(linear_bf16 *l, const dnnl_memory_desc_t *packed_md, const uint16_t *w) {
@@ -100,6 +93,7 @@ static nerc_status make_primitive(linear_bf16 *l, const uint16_t *w) {
 
 nerc_status linear_bf16_create(linear_bf16 **out, const float *weight, const float *bias, int64_t IC, int64_t OC) {
     *out = NULL;
+    NERC_TRY(nerc_precision_check(NERC_PRECISION_BF16)); /* no emulated bf16, no SIGILL */
     pthread_once(&engine_once, engine_init);
     if (engine_status != dnnl_success)
         return nerc_errorf(NERC_ERR_INTERNAL, "oneDNN: no CPU engine (status %d)", (int)engine_status);

@@ -1,7 +1,8 @@
 /* Forward/backward kernels of the encoder (see ops.h for the math). OpenMP
  * splits rows or (sequence, head) pairs; every output element is written by one
- * thread in a fixed order, so results do not depend on scheduling. */
-#include "kernels/ops.h"
+ * thread in a fixed order, so results do not depend on scheduling. Compiled
+ * once per ISA level (kernels/simd.h): each kernel is SIMD_NAME(name). */
+#include "kernels/simd.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -11,8 +12,8 @@
 #include "kernels/gemm.h"
 #include "kernels/vmath.h"
 
-void linear_forward(float *out, const float *inp, const float *weight, const float *bias, int64_t N, int64_t IC,
-                    int64_t OC) {
+void SIMD_NAME(linear_forward)(float *out, const float *inp, const float *weight, const float *bias, int64_t N,
+                               int64_t IC, int64_t OC) {
     if (bias) {
 #pragma omp parallel for schedule(static)
         for (int64_t n = 0; n < N; n++)
@@ -21,8 +22,8 @@ void linear_forward(float *out, const float *inp, const float *weight, const flo
     gemm_f32(0, 1, N, OC, IC, 1.0f, inp, IC, weight, IC, bias ? 1.0f : 0.0f, out, OC);
 }
 
-void linear_backward(float *dinp, float *dweight, float *dbias, const float *dout, const float *inp,
-                     const float *weight, int64_t N, int64_t IC, int64_t OC) {
+void SIMD_NAME(linear_backward)(float *dinp, float *dweight, float *dbias, const float *dout, const float *inp,
+                                const float *weight, int64_t N, int64_t IC, int64_t OC) {
     if (dinp)
         gemm_f32(0, 0, N, IC, OC, 1.0f, dout, OC, weight, IC, 1.0f, dinp, IC);
     if (dweight)
@@ -38,8 +39,8 @@ void linear_backward(float *dinp, float *dweight, float *dbias, const float *dou
     }
 }
 
-void layernorm_forward(float *out, float *mean, float *rstd, const float *inp, const float *weight, const float *bias,
-                       int64_t N, int64_t C, float eps) {
+void SIMD_NAME(layernorm_forward)(float *out, float *mean, float *rstd, const float *inp, const float *weight,
+                                  const float *bias, int64_t N, int64_t C, float eps) {
 #pragma omp parallel for schedule(static)
     for (int64_t n = 0; n < N; n++) {
         const float *x = inp + n * C;
@@ -59,8 +60,8 @@ void layernorm_forward(float *out, float *mean, float *rstd, const float *inp, c
     }
 }
 
-void layernorm_backward(float *dinp, float *dweight, float *dbias, const float *dout, const float *inp,
-                        const float *weight, const float *mean, const float *rstd, int64_t N, int64_t C) {
+void SIMD_NAME(layernorm_backward)(float *dinp, float *dweight, float *dbias, const float *dout, const float *inp,
+                                   const float *weight, const float *mean, const float *rstd, int64_t N, int64_t C) {
 #pragma omp parallel for schedule(static)
     for (int64_t n = 0; n < N; n++) {
         const float *x = inp + n * C, *dy = dout + n * C;
@@ -94,13 +95,13 @@ void layernorm_backward(float *dinp, float *dweight, float *dbias, const float *
 #define INV_SQRT2 0.70710678118654752440f
 #define INV_SQRT_2PI 0.39894228040143267794f
 
-void gelu_forward(float *out, const float *inp, int64_t n) {
+void SIMD_NAME(gelu_forward)(float *out, const float *inp, int64_t n) {
 #pragma omp parallel for schedule(static)
     for (int64_t i = 0; i < n; i++)
         out[i] = 0.5f * inp[i] * (1.0f + vm_erff(inp[i] * INV_SQRT2));
 }
 
-void gelu_backward(float *dinp, const float *dout, const float *inp, int64_t n) {
+void SIMD_NAME(gelu_backward)(float *dinp, const float *dout, const float *inp, int64_t n) {
 #pragma omp parallel for schedule(static)
     for (int64_t i = 0; i < n; i++) {
         float x = inp[i];
@@ -116,7 +117,7 @@ void gelu_backward(float *dinp, const float *dout, const float *inp, int64_t n) 
 /* tanh(u) = 1 - 2 / (exp(2u) + 1): exact limits at +-inf through vm_expf. */
 static inline float tanh_v(float u) { return 1.0f - 2.0f / (vm_expf(2.0f * u) + 1.0f); }
 
-void gelu_tanh_forward(float *out, const float *inp, int64_t n) {
+void SIMD_NAME(gelu_tanh_forward)(float *out, const float *inp, int64_t n) {
 #pragma omp parallel for schedule(static)
     for (int64_t i = 0; i < n; i++) {
         float x = inp[i];
@@ -124,7 +125,7 @@ void gelu_tanh_forward(float *out, const float *inp, int64_t n) {
     }
 }
 
-void gelu_tanh_backward(float *dinp, const float *dout, const float *inp, int64_t n) {
+void SIMD_NAME(gelu_tanh_backward)(float *dinp, const float *dout, const float *inp, int64_t n) {
 #pragma omp parallel for schedule(static)
     for (int64_t i = 0; i < n; i++) {
         float x = inp[i];
@@ -138,20 +139,20 @@ void gelu_tanh_backward(float *dinp, const float *dout, const float *inp, int64_
     }
 }
 
-void relu_forward(float *out, const float *inp, int64_t n) {
+void SIMD_NAME(relu_forward)(float *out, const float *inp, int64_t n) {
 #pragma omp parallel for schedule(static)
     for (int64_t i = 0; i < n; i++)
         out[i] = inp[i] > 0.0f ? inp[i] : 0.0f;
 }
 
-void relu_backward(float *dinp, const float *dout, const float *inp, int64_t n) {
+void SIMD_NAME(relu_backward)(float *dinp, const float *dout, const float *inp, int64_t n) {
 #pragma omp parallel for schedule(static)
     for (int64_t i = 0; i < n; i++)
         dinp[i] += inp[i] > 0.0f ? dout[i] : 0.0f;
 }
 
-void embedding_forward(float *out, const int32_t *ids, const int32_t *pos, const float *wte, const float *wpe,
-                       const float *wtt, int64_t N, int64_t C) {
+void SIMD_NAME(embedding_forward)(float *out, const int32_t *ids, const int32_t *pos, const float *wte,
+                                  const float *wpe, const float *wtt, int64_t N, int64_t C) {
 #pragma omp parallel for schedule(static)
     for (int64_t n = 0; n < N; n++) {
         const float *w = wte + (int64_t)ids[n] * C, *p = wpe + (int64_t)pos[n] * C;
@@ -169,8 +170,8 @@ static void add_row(float *dst, const float *src, int64_t C) {
         dst[c] += src[c];
 }
 
-void embedding_backward(float *dwte, float *dwpe, float *dwtt, const float *dout, const int32_t *ids,
-                        const int32_t *pos, int64_t N, int64_t C, int32_t pad_id, int32_t pos_pad_id) {
+void SIMD_NAME(embedding_backward)(float *dwte, float *dwpe, float *dwtt, const float *dout, const int32_t *ids,
+                                   const int32_t *pos, int64_t N, int64_t C, int32_t pad_id, int32_t pos_pad_id) {
     /* serial over rows: two rows may share an id; N*C is small */
     for (int64_t n = 0; n < N; n++) {
         const float *dy = dout + n * C;
@@ -188,7 +189,7 @@ static inline float dropout_scale(float p, uint64_t seed, uint64_t stream, uint6
     return rng_hash_uniform(seed, stream, i) >= p ? 1.0f / (1.0f - p) : 0.0f;
 }
 
-void dropout_forward(float *x, int64_t n, float p, uint64_t seed, uint64_t stream) {
+void SIMD_NAME(dropout_forward)(float *x, int64_t n, float p, uint64_t seed, uint64_t stream) {
     if (p <= 0.0f)
         return;
 #pragma omp parallel for schedule(static)
@@ -196,8 +197,8 @@ void dropout_forward(float *x, int64_t n, float p, uint64_t seed, uint64_t strea
         x[i] *= dropout_scale(p, seed, stream, (uint64_t)i);
 }
 
-void dropout_backward(float *dx, int64_t n, float p, uint64_t seed, uint64_t stream) {
-    dropout_forward(dx, n, p, seed, stream); /* the same mask and scale */
+void SIMD_NAME(dropout_backward)(float *dx, int64_t n, float p, uint64_t seed, uint64_t stream) {
+    SIMD_NAME(dropout_forward)(dx, n, p, seed, stream); /* the same mask and scale */
 }
 
 /* 16 independent partial sums: a vector register's worth, so the compiler
@@ -252,8 +253,8 @@ static void attention_head_forward(float *ctx, float *att, const float *qkv, int
     }
 }
 
-void attention_forward(float *ctx, float *att, const float *qkv, const att_layout *lay, int64_t C, int64_t H,
-                       float drop_p, uint64_t seed, uint64_t stream) {
+void SIMD_NAME(attention_forward)(float *ctx, float *att, const float *qkv, const att_layout *lay, int64_t C, int64_t H,
+                                  float drop_p, uint64_t seed, uint64_t stream) {
     int64_t D = C / H, pairs = (int64_t)lay->n_seqs * H;
 #pragma omp parallel for schedule(dynamic, 1)
     for (int64_t bh = 0; bh < pairs; bh++) {
@@ -276,8 +277,9 @@ static void attention_head_backward(float *dqkv, float *dp, const float *dctx, c
         /* ctx_i = sum_j pd_ij v_j  =>  dpd_ij = dctx_i . v_j,  dv_j += pd_ij dctx_i */
         float s = 0.0f;
         for (int64_t j = 0; j < Tk; j++) {
-            float keep = drop_p > 0.0f ? dropout_scale(drop_p, seed, stream, (uint64_t)(att_base + (h * Tq + i) * Tk + j))
-                                       : 1.0f;
+            float keep = drop_p > 0.0f
+                             ? dropout_scale(drop_p, seed, stream, (uint64_t)(att_base + (h * Tq + i) * Tk + j))
+                             : 1.0f;
             d[j] = dot(dc, qkv + (r0 + j) * 3 * C + 2 * C + h * D, D) * keep;
             axpy(dqkv + (r0 + j) * 3 * C + 2 * C + h * D, p[j] * keep, dc, D);
             s += p[j] * d[j];
@@ -292,8 +294,9 @@ static void attention_head_backward(float *dqkv, float *dp, const float *dctx, c
     }
 }
 
-void attention_backward(float *dqkv, float *datt, const float *dctx, const float *qkv, const float *att,
-                        const att_layout *lay, int64_t C, int64_t H, float drop_p, uint64_t seed, uint64_t stream) {
+void SIMD_NAME(attention_backward)(float *dqkv, float *datt, const float *dctx, const float *qkv, const float *att,
+                                   const att_layout *lay, int64_t C, int64_t H, float drop_p, uint64_t seed,
+                                   uint64_t stream) {
     int64_t D = C / H;
     /* Different heads write disjoint columns of dqkv; a sequence's rows belong to it alone. */
 #pragma omp parallel for schedule(dynamic, 1)
@@ -305,7 +308,8 @@ void attention_backward(float *dqkv, float *datt, const float *dctx, const float
     }
 }
 
-void attention_forward_ref(float *ctx, float *att, const float *qkv, const att_layout *lay, int64_t C, int64_t H) {
+void SIMD_NAME(attention_forward_ref)(float *ctx, float *att, const float *qkv, const att_layout *lay, int64_t C,
+                                      int64_t H) {
     int64_t D = C / H;
     for (int32_t b = 0; b < lay->n_seqs; b++) {
         int64_t r0 = lay->seq_offsets[b], Tq = lay->seq_offsets[b + 1] - r0, Tk = lay->seq_keys[b];
@@ -337,8 +341,8 @@ void attention_forward_ref(float *ctx, float *att, const float *qkv, const att_l
     }
 }
 
-double crossentropy_forward_backward(float *dlogits, const float *logits, const int32_t *labels, int64_t N, int64_t K,
-                                     double norm, int32_t ignore) {
+double SIMD_NAME(crossentropy_forward_backward)(float *dlogits, const float *logits, const int32_t *labels, int64_t N,
+                                                int64_t K, double norm, int32_t ignore) {
     double total = 0.0;
     for (int64_t n = 0; n < N; n++) {
         float *dl = dlogits + n * K;
