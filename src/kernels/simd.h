@@ -1,5 +1,5 @@
 /* nerc's own hot kernels exist once per x86 ISA level. The files in the
- * Makefile's SIMD_SRC (ops.c, convert.c, adamw.c, fused.c, simd_table.c) are
+ * Makefile's SIMD_SRC (ops.c, convert.c, adamw.c, quant.c, simd_table.c) are
  * compiled twice, with -march=x86-64-v3 (AVX2+FMA) and -march=x86-64-v4
  * (AVX-512), each time with -DNERC_SIMD=<level> so that every kernel is
  * named SIMD_NAME(kernel) = kernel_<level>. dispatch.c defines the plain
@@ -65,7 +65,14 @@
     V(adamw_update,                                                                                                    \
       (float *p, float *m, float *v, const float *grad, float grad_scale, int64_t n, float decay_factor, float beta1,  \
        float beta2, float step_size, float bc2_sqrt, float eps),                                                       \
-      (p, m, v, grad, grad_scale, n, decay_factor, beta1, beta2, step_size, bc2_sqrt, eps))
+      (p, m, v, grad, grad_scale, n, decay_factor, beta1, beta2, step_size, bc2_sqrt, eps))                       \
+    V(quantize_rows_u8,                                                                                                \
+      (uint8_t *q, float *scale, int32_t *zero, const float *x, int64_t N, int64_t C, int32_t qmax),                   \
+      (q, scale, zero, x, N, C, qmax))                                                                                 \
+    V(dequantize_rows,                                                                                                 \
+      (void *io, const float *row_scale, const int32_t *row_zero, const float *col_scale, const int32_t *col_sum,       \
+       const float *bias, int64_t N, int64_t OC),                                                                      \
+      (io, row_scale, row_zero, col_scale, col_sum, bias, N, OC))
 
 /* One table of kernels per level. */
 #define SIMD_FIELD_V(name, params, args) void(*name) params;
