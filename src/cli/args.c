@@ -180,7 +180,7 @@ int cli_parse(const char *cmd, const char *synopsis, const cli_opt *opts, int ar
 int cli_fail(const char *cmd) {
     fprintf(stderr, "nerc %s: %s\n", cmd, nerc_last_error());
     nerc_status st = nerc_last_status();
-    return st == NERC_ERR_FORMAT || st == NERC_ERR_ARG ? 2 : 1;
+    return st == NERC_ERR_FORMAT || st == NERC_ERR_ARG || st == NERC_ERR_UNSUPPORTED ? 2 : 1;
 }
 
 int cli_split_commas(char *s, const char **items, int max) {

@@ -11,7 +11,6 @@
 #include <string.h>
 
 #include "core/error.h"
-#include "nerc/model.h"
 
 static cpu_features feat;
 static cpu_isa_level level_detected, level_used;
@@ -197,4 +196,17 @@ nerc_status nerc_precision_check(nerc_precision p) {
                            f->brand);
     }
     return NERC_OK;
+}
+
+nerc_status nerc_precision_parse(const char *name, nerc_precision *p) {
+    for (int i = 0; i <= NERC_PRECISION_INT8; i++)
+        if (!strcmp(name, nerc_precision_name((nerc_precision)i))) {
+            *p = (nerc_precision)i;
+            return NERC_OK;
+        }
+    return nerc_errorf(NERC_ERR_ARG, "unknown precision '%s' (fp32, bf16, int8)", name);
+}
+
+const char *nerc_precision_name(nerc_precision p) {
+    return p == NERC_PRECISION_BF16 ? "bf16" : p == NERC_PRECISION_INT8 ? "int8" : "fp32";
 }

@@ -6,7 +6,6 @@
 
 #include "core/error.h"
 #include "kernels/onednn.h"
-#include "nerc/model.h"
 
 struct linear_bf16 {
     onednn_matmul mm; /* bf16 x bf16 -> f32, bias f32 */

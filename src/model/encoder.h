@@ -7,7 +7,7 @@
 
 #include <stdint.h>
 
-#include "kernels/linear_bf16.h"
+#include "kernels/linear_packed.h"
 #include "kernels/ops.h"
 #include "model/config.h"
 #include "nerc/model.h"
@@ -128,10 +128,10 @@ struct nerc_state {
     att_layout lay;
     float dropout_p, att_dropout_p, cls_dropout_p;
     uint64_t dropout_seed;
-    /* bf16 inference: packed weights per linear layer (indexed by linear_ref.index) */
+    /* bf16 / int8 inference: weights packed once per linear layer (indexed by linear_ref.index) */
     nerc_precision precision;
-    linear_bf16 **bf16;
-    uint16_t *bf16_scratch;   /* (max_rows, max(C, F)) */
+    linear_packed **packed;
+    void *packed_scratch;     /* linear_packed_scratch_bytes(precision, max_rows, max(C, F)) */
 };
 
 /* ---- parameters (params.c) ---- */

@@ -89,8 +89,8 @@ static void add_inplace(float *y, const float *x, int64_t n) {
 
 /* out(N, OC) = inp(N, IC) W^T + b for the linear layer r, in the state's precision. */
 static nerc_status linear(struct nerc_state *s, linear_ref r, float *out, const float *inp) {
-    if (s->precision == NERC_PRECISION_BF16)
-        return linear_bf16_forward(s->bf16[r.index], out, inp, s->bf16_scratch, s->n_rows);
+    if (s->packed)
+        return linear_packed_forward(s->packed[r.index], out, inp, s->packed_scratch, s->n_rows);
     linear_forward(out, inp, r.w, r.b, s->n_rows, r.IC, r.OC);
     return NERC_OK;
 }
