@@ -27,7 +27,7 @@ LIB_SRC  := $(sort $(wildcard src/*/*.c))
 LIB_SRC  := $(filter-out src/cli/%,$(LIB_SRC))
 # Per-ISA kernels (kernels/simd.h lists them): built as $(BUILD)/simd-<level>/...
 SIMD_SRC := src/kernels/ops.c src/kernels/convert.c src/kernels/adamw.c src/kernels/quant.c \
-            src/kernels/simd_table.c
+            src/kernels/fused.c src/kernels/simd_table.c
 SIMD_LEVELS := avx2 avx512
 SIMD_FLAGS_avx2   := -march=x86-64-v3 -mtune=generic
 SIMD_FLAGS_avx512 := -march=x86-64-v4 -mtune=generic -mprefer-vector-width=512

@@ -1,9 +1,10 @@
-/* Runtime ISA dispatch: the plain kernel names (ops.h, convert.h, adamw.h, quant.h)
- * call the table of the level the CPU supports (kernels/simd.h), chosen once. */
+/* Runtime ISA dispatch: the plain kernel names (ops.h, convert.h, adamw.h,
+ * quant.h, fused.h) call the table of the level the CPU supports (kernels/simd.h), chosen once. */
 #include <stdatomic.h>
 
 #include "kernels/adamw.h"
 #include "kernels/convert.h"
+#include "kernels/fused.h"
 #include "kernels/quant.h"
 #include "kernels/simd.h"
 

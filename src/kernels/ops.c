@@ -10,6 +10,7 @@
 
 #include "core/rng.h"
 #include "kernels/gemm.h"
+#include "kernels/rows.h"
 #include "kernels/vmath.h"
 
 void SIMD_NAME(linear_forward)(float *out, const float *inp, const float *weight, const float *bias, int64_t N,
@@ -42,43 +43,15 @@ void SIMD_NAME(linear_backward)(float *dinp, float *dweight, float *dbias, const
 void SIMD_NAME(layernorm_forward)(float *out, float *mean, float *rstd, const float *inp, const float *weight,
                                   const float *bias, int64_t N, int64_t C, float eps) {
 #pragma omp parallel for schedule(static)
-    for (int64_t n = 0; n < N; n++) {
-        const float *x = inp + n * C;
-        double m = 0.0, v = 0.0;
-        for (int64_t c = 0; c < C; c++)
-            m += x[c];
-        m /= (double)C;
-        for (int64_t c = 0; c < C; c++)
-            v += ((double)x[c] - m) * ((double)x[c] - m);
-        v /= (double)C;
-        float mf = (float)m, rs = (float)(1.0 / sqrt(v + (double)eps));
-        float *y = out + n * C;
-        for (int64_t c = 0; c < C; c++)
-            y[c] = (x[c] - mf) * rs * weight[c] + bias[c];
-        mean[n] = mf;
-        rstd[n] = rs;
-    }
+    for (int64_t n = 0; n < N; n++)
+        layernorm_row(out + n * C, &mean[n], &rstd[n], inp + n * C, weight, bias, C, eps);
 }
 
 void SIMD_NAME(layernorm_backward)(float *dinp, float *dweight, float *dbias, const float *dout, const float *inp,
                                    const float *weight, const float *mean, const float *rstd, int64_t N, int64_t C) {
 #pragma omp parallel for schedule(static)
-    for (int64_t n = 0; n < N; n++) {
-        const float *x = inp + n * C, *dy = dout + n * C;
-        float m = mean[n], rs = rstd[n];
-        double sum_g = 0.0, sum_gx = 0.0;
-        for (int64_t c = 0; c < C; c++) {
-            double g = (double)dy[c] * weight[c];
-            sum_g += g;
-            sum_gx += g * ((x[c] - m) * rs);
-        }
-        float mg = (float)(sum_g / (double)C), mgx = (float)(sum_gx / (double)C);
-        float *dx = dinp + n * C;
-        for (int64_t c = 0; c < C; c++) {
-            float xhat = (x[c] - m) * rs;
-            dx[c] += rs * (dy[c] * weight[c] - mg - xhat * mgx);
-        }
-    }
+    for (int64_t n = 0; n < N; n++)
+        layernorm_row_backward(dinp + n * C, dout + n * C, inp + n * C, weight, mean[n], rstd[n], C, 1);
 #pragma omp parallel for schedule(static)
     for (int64_t c = 0; c < C; c++) {
         double sw = 0.0, sb = 0.0;
@@ -92,51 +65,28 @@ void SIMD_NAME(layernorm_backward)(float *dinp, float *dweight, float *dbias, co
     }
 }
 
-#define INV_SQRT2 0.70710678118654752440f
-#define INV_SQRT_2PI 0.39894228040143267794f
-
 void SIMD_NAME(gelu_forward)(float *out, const float *inp, int64_t n) {
 #pragma omp parallel for schedule(static)
     for (int64_t i = 0; i < n; i++)
-        out[i] = 0.5f * inp[i] * (1.0f + vm_erff(inp[i] * INV_SQRT2));
+        out[i] = gelu_value(inp[i]);
 }
 
 void SIMD_NAME(gelu_backward)(float *dinp, const float *dout, const float *inp, int64_t n) {
 #pragma omp parallel for schedule(static)
-    for (int64_t i = 0; i < n; i++) {
-        float x = inp[i];
-        float cdf = 0.5f * (1.0f + vm_erff(x * INV_SQRT2));
-        float pdf = INV_SQRT_2PI * vm_expf(-0.5f * x * x);
-        dinp[i] += dout[i] * (cdf + x * pdf);
-    }
+    for (int64_t i = 0; i < n; i++)
+        dinp[i] += dout[i] * gelu_slope(inp[i]);
 }
-
-#define SQRT_2_OVER_PI 0.79788456080286535588f
-#define GELU_TANH_A 0.044715f
-
-/* tanh(u) = 1 - 2 / (exp(2u) + 1): exact limits at +-inf through vm_expf. */
-static inline float tanh_v(float u) { return 1.0f - 2.0f / (vm_expf(2.0f * u) + 1.0f); }
 
 void SIMD_NAME(gelu_tanh_forward)(float *out, const float *inp, int64_t n) {
 #pragma omp parallel for schedule(static)
-    for (int64_t i = 0; i < n; i++) {
-        float x = inp[i];
-        out[i] = 0.5f * x * (1.0f + tanh_v(SQRT_2_OVER_PI * (x + GELU_TANH_A * x * x * x)));
-    }
+    for (int64_t i = 0; i < n; i++)
+        out[i] = gelu_tanh_value(inp[i]);
 }
 
 void SIMD_NAME(gelu_tanh_backward)(float *dinp, const float *dout, const float *inp, int64_t n) {
 #pragma omp parallel for schedule(static)
-    for (int64_t i = 0; i < n; i++) {
-        float x = inp[i];
-        if (x > 10.0f || x < -10.0f) { /* tanh is +-1 in float: slope 1 or 0 (and no inf * 0) */
-            dinp[i] += x > 0.0f ? dout[i] : 0.0f;
-            continue;
-        }
-        float t = tanh_v(SQRT_2_OVER_PI * (x + GELU_TANH_A * x * x * x));
-        float dt = SQRT_2_OVER_PI * (1.0f + 3.0f * GELU_TANH_A * x * x);
-        dinp[i] += dout[i] * (0.5f * (1.0f + t) + 0.5f * x * (1.0f - t * t) * dt);
-    }
+    for (int64_t i = 0; i < n; i++)
+        dinp[i] += dout[i] * gelu_tanh_slope(inp[i]);
 }
 
 void SIMD_NAME(relu_forward)(float *out, const float *inp, int64_t n) {
@@ -182,11 +132,6 @@ void SIMD_NAME(embedding_backward)(float *dwte, float *dwpe, float *dwtt, const 
         if (dwtt)
             add_row(dwtt, dy, C);
     }
-}
-
-/* keep / (1 - p) for element i of a dropout stream. */
-static inline float dropout_scale(float p, uint64_t seed, uint64_t stream, uint64_t i) {
-    return rng_hash_uniform(seed, stream, i) >= p ? 1.0f / (1.0f - p) : 0.0f;
 }
 
 void SIMD_NAME(dropout_forward)(float *x, int64_t n, float p, uint64_t seed, uint64_t stream) {

@@ -1,7 +1,7 @@
 /* nerc's own hot kernels exist once per x86 ISA level. The files in the
- * Makefile's SIMD_SRC (ops.c, convert.c, adamw.c, quant.c, simd_table.c) are
- * compiled twice, with -march=x86-64-v3 (AVX2+FMA) and -march=x86-64-v4
- * (AVX-512), each time with -DNERC_SIMD=<level> so that every kernel is
+ * Makefile's SIMD_SRC (ops.c, convert.c, adamw.c, quant.c, fused.c,
+ * simd_table.c) are compiled twice, with -march=x86-64-v3 (AVX2+FMA) and
+ * -march=x86-64-v4 (AVX-512), each time with -DNERC_SIMD=<level> so that every kernel is
  * named SIMD_NAME(kernel) = kernel_<level>. dispatch.c defines the plain
  * names (ops.h, convert.h, ...) as calls through the table of the level
  * cpu_isa() chose at start. The list below is the only place a kernel is
@@ -14,6 +14,7 @@
 
 #include "core/cpu.h"
 #include "kernels/ops.h"
+#include "kernels/rows.h"
 
 #define SIMD_KERNELS(V, R)                                                                                              \
     V(linear_forward,                                                                                                  \
@@ -72,7 +73,23 @@
     V(dequantize_rows,                                                                                                 \
       (void *io, const float *row_scale, const int32_t *row_zero, const float *col_scale, const int32_t *col_sum,       \
        const float *bias, int64_t N, int64_t OC),                                                                      \
-      (io, row_scale, row_zero, col_scale, col_sum, bias, N, OC))
+      (io, row_scale, row_zero, col_scale, col_sum, bias, N, OC))                                                      \
+    V(bias_act_forward,                                                                                                \
+      (float *pre, float *act, const float *y, const float *bias, int64_t N, int64_t F, act_kind kind),                \
+      (pre, act, y, bias, N, F, kind))                                                                                 \
+    V(bias_dropout_residual_layernorm_forward,                                                                         \
+      (float *res, float *out, float *mean, float *rstd, const float *y, const float *bias, const float *resid,        \
+       const float *weight, const float *ln_bias, int64_t N, int64_t C, float eps, float p, uint64_t seed,             \
+       uint64_t stream),                                                                                               \
+      (res, out, mean, rstd, y, bias, resid, weight, ln_bias, N, C, eps, p, seed, stream))                             \
+    V(layernorm_dropout_backward,                                                                                      \
+      (float *dy, float *dresid, float *dweight, float *dln_bias, const float *dout, const float *res,                 \
+       const float *weight, const float *mean, const float *rstd, int64_t N, int64_t C, float p, uint64_t seed,        \
+       uint64_t stream),                                                                                               \
+      (dy, dresid, dweight, dln_bias, dout, res, weight, mean, rstd, N, C, p, seed, stream))                           \
+    V(act_bias_backward,                                                                                               \
+      (float *dpre, float *dbias, const float *dact, const float *pre, int64_t N, int64_t F, act_kind kind),           \
+      (dpre, dbias, dact, pre, N, F, kind))
 
 /* One table of kernels per level. */
 #define SIMD_FIELD_V(name, params, args) void(*name) params;

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "kernels/convert.h"
 #include "model/encoder.h"
 
 typedef struct {
@@ -99,10 +100,20 @@ static void free_packed(struct nerc_state *s) {
     s->packed_scratch = NULL;
 }
 
+static void free_autocast(struct nerc_state *s) {
+    free(s->w16);
+    free(s->w16_off);
+    free(s->in16);
+    free(s->out16);
+    s->w16 = s->in16 = s->out16 = NULL;
+    s->w16_off = NULL;
+}
+
 void nerc_state_free(nerc_state *s) {
     if (!s)
         return;
     free_packed(s);
+    free_autocast(s);
     free(s->act_mem);
     free(s->pos);
     free(s->grad_mem);
@@ -130,19 +141,54 @@ static nerc_status make_packed_linears(struct nerc_state *s, nerc_precision p) {
     return linear_packed_create(&s->packed[r.index], p, r.w, r.b, r.IC, r.OC);
 }
 
+/* bf16 training: room for the bf16 weight copies and the matmul operands. */
+static nerc_status make_autocast(struct nerc_state *s) {
+    NERC_TRY(nerc_precision_check(NERC_PRECISION_BF16));
+    const nerc_model *m = s->m;
+    int32_t n = encoder_n_linears(m);
+    int64_t total = 0, widest = 1;
+    s->w16_off = malloc((size_t)n * sizeof *s->w16_off);
+    if (!s->w16_off)
+        return nerc_errorf(NERC_ERR_NOMEM, "out of memory");
+    for (int32_t i = 0; i < n; i++) {
+        linear_ref r = encoder_linear_at(m, &m->p, i);
+        s->w16_off[i] = total;
+        total += r.IC * r.OC;
+        widest = r.IC > widest ? r.IC : widest;
+        widest = r.OC > widest ? r.OC : widest;
+    }
+    s->w16 = malloc((size_t)total * sizeof *s->w16);
+    s->in16 = malloc((size_t)(s->max_rows * widest) * sizeof *s->in16);
+    s->out16 = malloc((size_t)(s->max_rows * widest) * sizeof *s->out16);
+    if (!s->w16 || !s->in16 || !s->out16)
+        return nerc_errorf(NERC_ERR_NOMEM, "cannot allocate bf16 weights and scratch (%.1f MiB)",
+                           (double)(total + 2 * s->max_rows * widest) * 2.0 / 1048576.0);
+    return NERC_OK;
+}
+
+void encoder_refresh_w16(struct nerc_state *s) {
+    int32_t n = encoder_n_linears(s->m);
+    for (int32_t i = 0; i < n; i++) {
+        linear_ref r = encoder_linear_at(s->m, &s->m->p, i);
+        f32_to_bf16(s->w16 + s->w16_off[i], r.w, r.IC * r.OC);
+    }
+}
+
 nerc_status nerc_state_set_precision(nerc_state *s, nerc_precision p) {
     if (p == s->precision)
         return NERC_OK;
     free_packed(s);
+    free_autocast(s);
     s->precision = NERC_PRECISION_FP32;
     if (p == NERC_PRECISION_FP32)
         return NERC_OK;
-    if (s->training)
-        return nerc_errorf(NERC_ERR_ARG, "%s precision is for inference; this state is made for training",
+    if (s->training && p != NERC_PRECISION_BF16)
+        return nerc_errorf(NERC_ERR_ARG, "%s precision is for inference; training takes fp32 or bf16",
                            nerc_precision_name(p));
-    nerc_status st = make_packed_linears(s, p);
+    nerc_status st = s->training ? make_autocast(s) : make_packed_linears(s, p);
     if (st != NERC_OK) {
         free_packed(s);
+        free_autocast(s);
         return st;
     }
     s->precision = p;
