@@ -171,10 +171,11 @@ const char *nerc_cpu_info(void) {
     snprintf(buf, sizeof buf,
              "cpu: %s (family %d, model %d): %s\n"
              "kernels: %s%s%s (detected %s; NERC_ISA=avx2|avx512 forces a lower level); oneDNN: %s; "
-             "precisions: fp32, bf16 %s",
+             "precisions: fp32, bf16 %s, int8 %s",
              f->brand, f->family, f->model, at ? list : "no AVX2", cpu_isa_name(cpu_isa()), *isa_note ? ", " : "",
              isa_note, cpu_isa_name(cpu_isa_detected()), dnnl_isa_name(dnnl_get_effective_cpu_isa()),
-             cpu_bf16_native() ? "(native)" : "(refused: needs AVX512_BF16 or AMX-BF16 at the avx512 level)");
+             cpu_bf16_native() ? "(native)" : "(refused: needs AVX512_BF16 or AMX-BF16 at the avx512 level)",
+             cpu_int8_vnni() ? "(VNNI)" : "(no VNNI: 7-bit activations)");
     return buf;
 }
 

@@ -3,10 +3,31 @@
 
 #include <oneapi/dnnl/dnnl.h>
 #include <pthread.h>
+#include <time.h>
 
 #include "core/cpu.h"
 #include "core/error.h"
 #include "kernels/onednn.h"
+
+static int timing_on;
+static double timing_total;
+
+void gemm_timing_enable(int on) { timing_on = on; }
+double gemm_timing_seconds(void) { return timing_total; }
+void gemm_timing_reset(void) { timing_total = 0.0; }
+
+double gemm_timing_start(void) {
+    if (!timing_on)
+        return 0.0;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+void gemm_timing_stop(double t0) {
+    if (timing_on) /* GEMMs are called from one thread (they parallelise inside) */
+        timing_total += gemm_timing_start() - t0;
+}
 
 void gemm_f32(int transa, int transb, int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t lda,
               const float *B, int64_t ldb, float beta, float *C, int64_t ldc) {
@@ -19,7 +40,9 @@ void gemm_f32(int transa, int transb, int64_t M, int64_t N, int64_t K, float alp
         return;
     }
     (void)cpu_isa(); /* NERC_ISA caps oneDNN's ISA before its first use (once) */
+    double t0 = gemm_timing_start();
     dnnl_sgemm(transa ? 'T' : 'N', transb ? 'T' : 'N', M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    gemm_timing_stop(t0);
 }
 
 void gemm_f32_ref(int transa, int transb, int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t lda,
@@ -117,12 +140,14 @@ nerc_status gemm_bf16(int transa, int transb, int64_t M, int64_t N, int64_t K, c
         s = dnnl_memory_create(&b, &b_md, engine, (void *)B);
     if (s == dnnl_success)
         s = dnnl_memory_create(&c, &c_md, engine, C);
+    double t0 = gemm_timing_start();
     if (s == dnnl_success) {
         dnnl_exec_arg_t args[3] = {{DNNL_ARG_SRC, a}, {DNNL_ARG_WEIGHTS, b}, {DNNL_ARG_DST, c}};
         s = dnnl_primitive_execute(prim, stream, 3, args);
     }
     if (s == dnnl_success)
         s = dnnl_stream_wait(stream);
+    gemm_timing_stop(t0);
     if (a)
         dnnl_memory_destroy(a);
     if (b)

@@ -8,6 +8,7 @@
 
 #include "core/cpu.h"
 #include "core/error.h"
+#include "kernels/gemm.h"
 
 static dnnl_engine_t engine;
 static dnnl_stream_t stream;
@@ -123,6 +124,7 @@ nerc_status onednn_matmul_run(const onednn_matmul *mm, void *dst, const void *sr
     dnnl_status_t s = dnnl_memory_create(&s_mem, &src_md, engine, (void *)src);
     if (s == dnnl_success)
         s = dnnl_memory_create(&d_mem, &dst_md, engine, dst);
+    double t0 = gemm_timing_start();
     if (s == dnnl_success) {
         dnnl_exec_arg_t args[4] = {{DNNL_ARG_SRC, s_mem}, {DNNL_ARG_WEIGHTS, mm->weights}, {DNNL_ARG_DST, d_mem},
                                    {DNNL_ARG_BIAS, mm->bias}};
@@ -130,6 +132,7 @@ nerc_status onednn_matmul_run(const onednn_matmul *mm, void *dst, const void *sr
     }
     if (s == dnnl_success)
         s = dnnl_stream_wait(stream);
+    gemm_timing_stop(t0);
     if (s_mem)
         dnnl_memory_destroy(s_mem);
     if (d_mem)
