@@ -4,7 +4,8 @@
 #include "kernels/adamw.h"
 #include "kernels/simd.h"
 
-void SIMD_NAME(adamw_update)(float *p, float *m, float *v, const float *grad, float grad_scale, int64_t n,
+void SIMD_NAME(adamw_update)(float *restrict p, float *restrict m, float *restrict v, const float *restrict grad,
+                             float grad_scale, int64_t n,
                              float decay_factor, float beta1, float beta2, float step_size, float bc2_sqrt,
                              float eps) {
     float one_minus_b1 = 1.0f - beta1, one_minus_b2 = 1.0f - beta2;

@@ -53,15 +53,32 @@ static inline float dropout_scale(float p, uint64_t seed, uint64_t stream, uint6
     return rng_hash_uniform(seed, stream, i) >= p ? 1.0f / (1.0f - p) : 0.0f;
 }
 
+/* sum_c f(c) in double over 8 interleaved partial sums (a vector register's
+ * worth, so the compiler vectorises; the order is fixed, so are the bits). */
+#define ROW_SUM8(out, C, expr)                                                                                         \
+    do {                                                                                                               \
+        double acc_[8] = {0};                                                                                          \
+        int64_t c = 0;                                                                                                 \
+        for (; c + 8 <= (C); c += 8)                                                                                   \
+            for (int k_ = 0; k_ < 8; k_++) {                                                                           \
+                int64_t i_ = c + k_;                                                                                   \
+                acc_[k_] += (expr);                                                                                    \
+            }                                                                                                          \
+        double s_ = 0.0;                                                                                               \
+        for (int k_ = 0; k_ < 8; k_++)                                                                                 \
+            s_ += acc_[k_];                                                                                            \
+        for (int64_t i_ = c; i_ < (C); i_++)                                                                           \
+            s_ += (expr);                                                                                              \
+        (out) = s_;                                                                                                    \
+    } while (0)
+
 /* y = (x - mean) * rstd * w + b over one row of C, mean and variance in double. */
-static inline void layernorm_row(float *y, float *mean, float *rstd, const float *x, const float *w, const float *b,
-                                 int64_t C, float eps) {
-    double m = 0.0, v = 0.0;
-    for (int64_t c = 0; c < C; c++)
-        m += x[c];
+static inline void layernorm_row(float *restrict y, float *mean, float *rstd, const float *restrict x,
+                                 const float *restrict w, const float *restrict b, int64_t C, float eps) {
+    double m, v;
+    ROW_SUM8(m, C, (double)x[i_]);
     m /= (double)C;
-    for (int64_t c = 0; c < C; c++)
-        v += ((double)x[c] - m) * ((double)x[c] - m);
+    ROW_SUM8(v, C, ((double)x[i_] - m) * ((double)x[i_] - m));
     v /= (double)C;
     float mf = (float)m, rs = (float)(1.0 / sqrt(v + (double)eps));
     for (int64_t c = 0; c < C; c++)
@@ -72,14 +89,11 @@ static inline void layernorm_row(float *y, float *mean, float *rstd, const float
 
 /* dx (=, or += when accumulate) of one LayerNorm row given dy:
  * xhat = (x - mean) rstd; g = dy w; dx = rstd (g - mean(g) - xhat mean(g xhat)). */
-static inline void layernorm_row_backward(float *dx, const float *dy, const float *x, const float *w, float m, float rs,
-                                          int64_t C, int accumulate) {
-    double sum_g = 0.0, sum_gx = 0.0;
-    for (int64_t c = 0; c < C; c++) {
-        double g = (double)dy[c] * w[c];
-        sum_g += g;
-        sum_gx += g * ((x[c] - m) * rs);
-    }
+static inline void layernorm_row_backward(float *restrict dx, const float *restrict dy, const float *restrict x,
+                                          const float *restrict w, float m, float rs, int64_t C, int accumulate) {
+    double sum_g, sum_gx;
+    ROW_SUM8(sum_g, C, (double)dy[i_] * w[i_]);
+    ROW_SUM8(sum_gx, C, (double)dy[i_] * w[i_] * ((x[i_] - m) * rs));
     float mg = (float)(sum_g / (double)C), mgx = (float)(sum_gx / (double)C);
     for (int64_t c = 0; c < C; c++) {
         float xhat = (x[c] - m) * rs;
