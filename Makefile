@@ -6,26 +6,41 @@
 
 CC      ?= cc
 BUILD   ?= build
-OPT     ?= -O3 -march=native
+OPT     ?= -O3
+# One build for every x86-64 CPU with AVX2+FMA (x86-64-v3): never -march=native
+# (a binary built on an AVX-512 machine must run on a Zen 3). nerc's own hot
+# kernels (SIMD_SRC) are compiled once more per ISA level and chosen at start
+# by the CPU (src/core/cpu.c, src/kernels/dispatch.c); oneDNN dispatches its own.
+ARCH    ?= -march=x86-64-v3 -mtune=generic
 SAN     ?=
 IS_CLANG := $(shell $(CC) --version 2>/dev/null | grep -qi clang && echo 1)
 # oneDNN from Debian runs on GNU OpenMP; clang must use the same runtime so
 # one thread pool serves both (two pools on 2 cores is up to 16x slower).
 OMPFLAG := $(if $(IS_CLANG),-fopenmp=libgomp,-fopenmp)
 
+# -fno-math-errno: sqrtf & co. never set errno (nerc does not read it), so loops over them vectorise.
 CFLAGS  = -std=c17 -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
-          -D_GNU_SOURCE -Iinclude -Isrc $(OMPFLAG) $(OPT) -g $(SAN) $(EXTRA_CFLAGS)
+          -D_GNU_SOURCE -Iinclude -Isrc $(OMPFLAG) $(OPT) $(ARCH) -fno-math-errno -g $(SAN) $(EXTRA_CFLAGS)
 LDLIBS  = -ldnnl -ljansson -lonig -lmicrohttpd -lcurl -lcrypto -lm
 LDFLAGS = $(OMPFLAG) $(SAN)
 
 LIB_SRC  := $(sort $(wildcard src/*/*.c))
 LIB_SRC  := $(filter-out src/cli/%,$(LIB_SRC))
+# Per-ISA kernels (kernels/simd.h lists them): built as $(BUILD)/simd-<level>/...
+SIMD_SRC := src/kernels/ops.c src/kernels/convert.c src/kernels/adamw.c src/kernels/quant.c \
+            src/kernels/fused.c src/kernels/simd_table.c
+SIMD_LEVELS := avx2 avx512
+SIMD_FLAGS_avx2   := -march=x86-64-v3 -mtune=generic
+SIMD_FLAGS_avx512 := -march=x86-64-v4 -mtune=generic -mprefer-vector-width=512
+LIB_SRC  := $(filter-out $(SIMD_SRC),$(LIB_SRC))
+# Compiled for plain x86-64 so that a CPU without AVX2 gets a message, not SIGILL.
+BASELINE_SRC := src/core/cpu.c src/cli/main.c
 CLI_SRC  := $(sort $(wildcard src/cli/*.c))
 TEST_SRC := $(sort $(wildcard tests/test_*.c))
 BENCH_SRC:= $(sort $(wildcard bench/*.c))
 EXAMPLE_SRC := $(sort $(wildcard examples/*.c))
 
-LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o) $(foreach l,$(SIMD_LEVELS),$(SIMD_SRC:%.c=$(BUILD)/simd-$(l)/%.o))
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
 TESTS    := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 BENCHES  := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
@@ -50,6 +65,15 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
 
+$(BASELINE_SRC:%.c=$(BUILD)/%.o): ARCH = -march=x86-64 -mtune=generic
+
+define SIMD_RULE
+$(BUILD)/simd-$(1)/%.o: %.c
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(CFLAGS) $$(SIMD_FLAGS_$(1)) -DNERC_SIMD=$(1) -MMD -MP -c $$< -o $$@
+endef
+$(foreach l,$(SIMD_LEVELS),$(eval $(call SIMD_RULE,$(l))))
+
 $(LIB): $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
@@ -72,7 +96,7 @@ $(BUILD)/tests/%: tests/%.c $(LIB) tests/test.h tests/test_conll.h
 # examples see only the public API (include/), as an embedding program would
 $(BUILD)/examples/%: examples/%.c $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) -std=c17 -Wall -Wextra -Werror -Iinclude $(OMPFLAG) $(OPT) $(SAN) -o $@ $< $(LIB) $(LDFLAGS) $(LDLIBS)
+	$(CC) -std=c17 -Wall -Wextra -Werror -Iinclude $(OMPFLAG) $(OPT) $(ARCH) $(SAN) -o $@ $< $(LIB) $(LDFLAGS) $(LDLIBS)
 
 $(BUILD)/bench/%: bench/%.c $(LIB)
 	@mkdir -p $(dir $@)

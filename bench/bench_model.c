@@ -1,17 +1,23 @@
 /* Benchmark (not a test): the real DistilBERT size (random init from
  * ../shared/models/distilbert-base-uncased/config.json) on CoNLL-2003 train
  * batches of 16 sentences: forward, forward+backward and a full training step
- * (with clipping and AdamW) per batch, real tokens/s, GFLOP/s, peak RSS, the
- * extrapolated time of 3 epochs, and dev inference sentences/s.
+ * (with clipping and AdamW) per batch in fp32 and (where the CPU has native
+ * bf16) bf16 mixed precision, the time inside GEMMs and the non-GEMM share of
+ * a step, real tokens/s, GFLOP/s, peak RSS, the extrapolated time of 3
+ * epochs, and dev inference sentences/s at fp32 / bf16 / int8. Prints the CPU.
+ *   usage: bench_model [STEPS=20] [THREADS=0] [MODE=all|train|fp32|bf16|int8] [CONFIG.json]
+ * (MODE: only the training runs, or only dev inference at one precision:
+ * bench/compare.sh measures each one's peak RSS in its own process.)
  * Any other config.json of a supported family (BERT, RoBERTa, XLM-R) can be
- * given third, e.g. bench/configs/bert-base-uncased.json; the tokenizer is
- * distilbert-base-uncased's, so its vocabulary must hold 30,522 ids.
- *   usage: bench_model [STEPS=20] [THREADS=0] [CONFIG.json] */
+ * given fourth, e.g. bench/configs/bert-base-uncased.json; the tokenizer is
+ * distilbert-base-uncased's, so its vocabulary must hold 30,522 ids. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/resource.h>
 #include <time.h>
 
+#include "kernels/gemm.h"
 #include "model/encoder.h"
 #include "nerc.h"
 #include "train/optim.h"
@@ -54,11 +60,12 @@ static nerc_sequences *encode_split(const char *path, const nerc_label_set *labe
 }
 
 typedef struct {
-    double fwd_s, fwdbwd_s, step_s, flops, tokens;
+    double fwd_s, fwdbwd_s, step_s, gemm_s, flops, tokens;
     int n;
 } timing;
 
 static void time_training(nerc_model *m, nerc_state *s, nerc_batcher *bt, int steps, timing *t) {
+    gemm_timing_enable(1);
     adamw_state opt;
     adamw_hparams hp = adamw_defaults();
     if (adamw_init(&opt, m->n_params) != NERC_OK)
@@ -67,6 +74,7 @@ static void time_training(nerc_model *m, nerc_state *s, nerc_batcher *bt, int st
         nerc_data_batch db;
         double loss;
         nerc_batcher_get(bt, i + 2, &db);
+        gemm_timing_reset();
         double t0 = now_s();
         nerc_forward(s, &db.batch, 1, (uint64_t)i);
         double t1 = now_s();
@@ -83,14 +91,27 @@ static void time_training(nerc_model *m, nerc_state *s, nerc_batcher *bt, int st
         t->fwd_s += t1 - t0;
         t->fwdbwd_s += t2 - t0;
         t->step_s += t3 - t0;
+        t->gemm_s += gemm_timing_seconds();
         t->flops += forward_flops(m, &db.batch);
         t->tokens += db.batch.n_tokens;
         t->n++;
     }
     adamw_free(&opt);
+    gemm_timing_enable(0);
 }
 
-static double time_inference(nerc_model *m, const nerc_dataset *dev, const nerc_sequences *enc, nerc_precision prec) {
+static void print_training(const char *name, const timing *t) {
+    printf("  %s training: forward %.1f ms (%.0f GFLOP/s), forward+backward %.1f ms (%.0f GFLOP/s)\n", name,
+           1e3 * t->fwd_s / t->n, t->flops / t->fwd_s / 1e9, 1e3 * t->fwdbwd_s / t->n,
+           3 * t->flops / t->fwdbwd_s / 1e9);
+    printf("  %s training step (+clip, AdamW) %.3f s/step, %.0f real tokens/s; GEMM %.3f s/step = %.0f%%, "
+           "non-GEMM share %.0f%%\n",
+           name, t->step_s / t->n, t->tokens / t->step_s, t->gemm_s / t->n, 100 * t->gemm_s / t->step_s,
+           100 * (1 - t->gemm_s / t->step_s));
+}
+
+static double time_inference(nerc_model *m, const nerc_dataset *dev, const nerc_sequences *enc, nerc_precision prec,
+                             double *gemm_s) {
     nerc_state *s = NULL;
     if (nerc_eval_state_init(&s, m, enc, 64) != NERC_OK || nerc_state_set_precision(s, prec) != NERC_OK) {
         fprintf(stderr, "bench: %s\n", nerc_last_error());
@@ -99,12 +120,16 @@ static double time_inference(nerc_model *m, const nerc_dataset *dev, const nerc_
     nerc_eval_params ep = nerc_eval_default_params();
     ep.batch_size = 64;
     nerc_eval_result r;
+    gemm_timing_enable(1);
+    gemm_timing_reset();
     double t0 = now_s();
     if (nerc_evaluate(s, dev, enc, &ep, &r) != NERC_OK) {
         fprintf(stderr, "bench: %s\n", nerc_last_error());
         exit(1);
     }
     double dt = now_s() - t0;
+    *gemm_s = gemm_timing_seconds();
+    gemm_timing_enable(0);
     nerc_eval_result_free(&r);
     nerc_state_free(s);
     return dt;
@@ -112,12 +137,14 @@ static double time_inference(nerc_model *m, const nerc_dataset *dev, const nerc_
 
 int main(int argc, char **argv) {
     int steps = argc > 1 ? atoi(argv[1]) : 20;
+    const char *mode = argc > 3 ? argv[3] : "all";
+    int do_train = !strcmp(mode, "all") || !strcmp(mode, "train");
     nerc_set_threads(argc > 2 ? atoi(argv[2]) : 0);
     nerc_model *m = NULL;
     nerc_tokenizer *tok = NULL;
     nerc_label_set labels;
     nerc_labels_init(&labels, nerc_conll2003_labels, 9);
-    const char *config = argc > 3 ? argv[3] : SHARED "/models/distilbert-base-uncased/config.json";
+    const char *config = argc > 4 ? argv[4] : SHARED "/models/distilbert-base-uncased/config.json";
     if (nerc_model_init(&m, config, nerc_conll2003_labels, 9, 42) ||
         nerc_tokenizer_load(&tok, SHARED "/models/distilbert-base-uncased")) {
         fprintf(stderr, "bench: %s\n", nerc_last_error());
@@ -130,28 +157,52 @@ int main(int argc, char **argv) {
     nerc_state *s = NULL;
     nerc_batcher_init(&bt, enc, 16);
     nerc_batcher_shuffle(bt, 42, 0);
-    if (nerc_state_init(&s, m, 16, nerc_batcher_max_rows(bt), nerc_batcher_max_sq(bt), 1) != NERC_OK) {
+    if (do_train && nerc_state_init(&s, m, 16, nerc_batcher_max_rows(bt), nerc_batcher_max_sq(bt), 1) != NERC_OK) {
         fprintf(stderr, "bench: %s\n", nerc_last_error());
         return 1;
     }
-    timing t = {0};
-    time_training(m, s, bt, steps, &t);
-    double rss_train = peak_rss_mb();
-    double inf_s = time_inference(m, dev, enc_dev, NERC_PRECISION_FP32);
-    double inf_bf16_s = time_inference(m, dev, enc_dev, NERC_PRECISION_BF16);
-    int64_t steps_3ep = 3LL * nerc_batcher_n_batches(bt);
-    printf("nerc bench_model: %s, %s, %lld params, %d threads, %d random CoNLL train batches of 16\n", config,
-           nerc_model_type(m), (long long)m->n_params, nerc_get_threads(), t.n);
-    printf("  real tokens per batch (avg)     %.0f\n", t.tokens / t.n);
-    printf("  forward                         %.1f ms/batch  %.0f GFLOP/s\n", 1e3 * t.fwd_s / t.n, t.flops / t.fwd_s / 1e9);
-    printf("  forward+backward                %.1f ms/batch  %.0f GFLOP/s\n", 1e3 * t.fwdbwd_s / t.n,
-           3 * t.flops / t.fwdbwd_s / 1e9);
-    printf("  training step (+clip, AdamW)    %.3f s/step  %.0f real tokens/s\n", t.step_s / t.n, t.tokens / t.step_s);
-    printf("  3 epochs (%lld steps) extrapolated  %.1f min\n", (long long)steps_3ep, steps_3ep * t.step_s / t.n / 60);
-    printf("  peak RSS during training        %.0f MB\n", rss_train);
-    printf("  dev inference (batch 64, sorted) %.1f sentences/s (%d sentences in %.1f s)\n", dev->n_sents / inf_s,
-           dev->n_sents, inf_s);
-    printf("  dev inference, bf16 linear layers %.1f sentences/s (%.1f s)\n", dev->n_sents / inf_bf16_s, inf_bf16_s);
+    double load[3] = {0};
+    if (getloadavg(load, 3) < 0)
+        load[0] = -1;
+    printf("%s\n", nerc_cpu_info());
+    printf("nerc bench_model: %s, %s, %lld params, %d threads, %d random CoNLL train batches of 16; "
+           "load average %.2f at start\n",
+           config, nerc_model_type(m), (long long)m->n_params, nerc_get_threads(), steps, load[0]);
+    timing t = {0}, tb = {0};
+    if (do_train) {
+        time_training(m, s, bt, steps, &t);
+        double rss_train = peak_rss_mb();
+        int64_t steps_3ep = 3LL * nerc_batcher_n_batches(bt);
+        printf("  real tokens per batch (avg)     %.0f\n", t.tokens / t.n);
+        print_training("fp32", &t);
+        printf("  3 epochs (%lld steps) extrapolated, fp32  %.1f min\n", (long long)steps_3ep,
+               steps_3ep * t.step_s / t.n / 60);
+        printf("  peak RSS during fp32 training   %.0f MB\n", rss_train);
+        if (nerc_state_set_precision(s, NERC_PRECISION_BF16) == NERC_OK) {
+            time_training(m, s, bt, steps, &tb);
+            print_training("bf16", &tb);
+            printf("  bf16 / fp32 training step speed  %.2fx\n", t.step_s / tb.step_s);
+        } else
+            printf("  bf16 training: skipped (%s)\n", nerc_last_error());
+    }
+    const nerc_precision precs[3] = {NERC_PRECISION_FP32, NERC_PRECISION_BF16, NERC_PRECISION_INT8};
+    double fp32_s = 0.0;
+    for (int i = 0; i < 3; i++) {
+        if (strcmp(mode, "all") && strcmp(mode, nerc_precision_name(precs[i])))
+            continue;
+        if (nerc_precision_check(precs[i]) != NERC_OK) {
+            printf("  dev inference %s: skipped (%s)\n", nerc_precision_name(precs[i]), nerc_last_error());
+            continue;
+        }
+        double gemm_s = 0.0, dt = time_inference(m, dev, enc_dev, precs[i], &gemm_s);
+        fp32_s = i == 0 ? dt : fp32_s;
+        printf("  dev inference %s (batch 64, sorted) %.1f sentences/s (%d sentences in %.1f s, GEMM %.0f%%",
+               nerc_precision_name(precs[i]), dev->n_sents / dt, dev->n_sents, dt, 100 * gemm_s / dt);
+        if (fp32_s > 0)
+            printf("; %.2fx fp32", fp32_s / dt);
+        printf(")\n");
+    }
+    printf("  peak RSS of this process        %.0f MB\n", peak_rss_mb());
     nerc_state_free(s);
     nerc_batcher_free(bt);
     nerc_sequences_free(enc);

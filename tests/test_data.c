@@ -693,7 +693,7 @@ int main(void) {
 #if TEST_DATA_WITH_TOKENIZER
     test_tokenizer_path();
 #else
-    printf("  tokenizer path: skipped (TEST_DATA_WITH_TOKENIZER=0)\n");
+    SKIP("tokenizer path (built with TEST_DATA_WITH_TOKENIZER=0)");
 #endif
     test_label_modes();
     test_iob1();

@@ -13,6 +13,7 @@
 #include "core/fs.h"
 #include "core/rng.h"
 #include "io/safetensors.h"
+#include "kernels/convert.h"
 #include "model/encoder.h"
 #include "nerc.h"
 #include "test.h"

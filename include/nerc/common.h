@@ -42,6 +42,13 @@ extern "C" {
 
 /* "nerc 0.1.0 (oneDNN 2.6.3, ...)": the library and the versions it runs on. */
 const char *nerc_version_string(void);
+/* Two lines: the CPU (brand, family/model, relevant flags), then what nerc
+ * uses on it: its kernels' ISA level (NERC_ISA=avx2|avx512 forces a lower
+ * one), oneDNN's ISA, and which precisions run natively. */
+const char *nerc_cpu_info(void);
+/* 1 when the CPU has what this build needs (x86-64-v3: AVX2, FMA, BMI, F16C);
+ * safe to call on any x86-64 (the rest of the library may not be). */
+int nerc_cpu_supported(void);
 
 typedef enum {
     NERC_OK = 0,
@@ -50,8 +57,24 @@ typedef enum {
     NERC_ERR_ARG,     /* a caller-supplied value is invalid */
     NERC_ERR_NOMEM,   /* an allocation failed or a size overflowed */
     NERC_ERR_NUMERIC, /* NaN / Inf met in training */
-    NERC_ERR_INTERNAL
+    NERC_ERR_INTERNAL,
+    NERC_ERR_UNSUPPORTED /* this CPU cannot run the requested mode natively (e.g. bf16 without AVX512_BF16) */
 } nerc_status;
+
+/* Arithmetic of the linear layers (the GEMMs; everything else stays fp32).
+ * FP32 (default) is exact to the reference. BF16 rounds activations and
+ * weights to bfloat16 and accumulates in fp32 (oneDNN; needs AVX512_BF16 or
+ * AMX-BF16). INT8 is dynamic quantization for inference, as
+ * torch.quantization.quantize_dynamic: int8 weights with a scale per output
+ * channel, u8 activations with a scale and zero point per row, int32 sums. */
+typedef enum { NERC_PRECISION_FP32 = 0, NERC_PRECISION_BF16, NERC_PRECISION_INT8 } nerc_precision;
+/* NERC_OK when this CPU runs `p` natively; otherwise NERC_ERR_UNSUPPORTED and
+ * a one-line reason (bf16 without AVX512_BF16/AMX-BF16 is refused rather than
+ * emulated slower than fp32). */
+nerc_status nerc_precision_check(nerc_precision p);
+/* "fp32" / "bf16" / "int8" -> value (NERC_ERR_ARG otherwise). */
+nerc_status nerc_precision_parse(const char *name, nerc_precision *p);
+const char *nerc_precision_name(nerc_precision p);
 
 /* The message of the last failure on this thread ("" if none), and its status. */
 const char *nerc_last_error(void);

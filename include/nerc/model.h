@@ -66,14 +66,11 @@ void nerc_state_free(nerc_state *s);
 /* The model a state runs. */
 const nerc_model *nerc_state_model(const nerc_state *s);
 
-/* Arithmetic of the linear layers in inference. FP32 (default) is exact to
- * the reference; BF16 rounds activations and weights to bfloat16 with fp32
- * accumulation (oneDNN, ~2x the GEMM throughput on AVX512-BF16 CPUs). BF16
- * snapshots the model's weights now and is refused for training states. */
-typedef enum { NERC_PRECISION_FP32 = 0, NERC_PRECISION_BF16 } nerc_precision;
+/* Arithmetic of the linear layers in inference (nerc_precision, nerc/common.h).
+ * BF16 and INT8 snapshot the model's weights now (converted and packed once);
+ * NERC_ERR_UNSUPPORTED where the CPU cannot run them natively
+ * (nerc_precision_check). A training state takes FP32 only here. */
 nerc_status nerc_state_set_precision(nerc_state *s, nerc_precision p);
-/* "fp32" / "bf16" -> value (NERC_ERR_ARG otherwise). */
-nerc_status nerc_precision_parse(const char *name, nerc_precision *p);
 
 /* Forward pass; training != 0 turns dropout on, driven by `seed`. */
 nerc_status nerc_forward(nerc_state *s, const nerc_batch *b, int training, uint64_t seed);

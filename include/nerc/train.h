@@ -45,6 +45,9 @@ typedef struct {
     int resume;               /* continue from the newest complete checkpoint in out */
     int32_t threads;          /* 0 = OMP_NUM_THREADS or all cores */
     double dropout;           /* < 0 = config.json's (hidden and attention dropout) */
+    nerc_precision precision; /* FP32 (default) or BF16: torch.autocast(bfloat16) mixed precision, bf16
+                               * matmuls forward and backward, fp32 master weights, LayerNorm, softmax,
+                               * loss and AdamW (needs AVX512_BF16 or AMX-BF16) */
     nerc_eval_mode eval_mode; /* seqeval default (lenient) */
     nerc_scheme eval_scheme;
     /* Polled between optimizer steps: nonzero = save a checkpoint and return

@@ -8,7 +8,11 @@
 
 #include "nerc.h"
 
-nerc_status cli_choice_precision(const char *text, void *target) { return nerc_precision_parse(text, target); }
+/* A precision this CPU cannot run natively is a usage error too (exit 2, one line). */
+nerc_status cli_choice_precision(const char *text, void *target) {
+    nerc_status st = nerc_precision_parse(text, target);
+    return st == NERC_OK ? nerc_precision_check(*(nerc_precision *)target) : st;
+}
 nerc_status cli_choice_aggregation(const char *text, void *target) { return nerc_aggregation_parse(text, target); }
 nerc_status cli_choice_label_mode(const char *text, void *target) { return nerc_label_mode_parse(text, target); }
 nerc_status cli_choice_scheme(const char *text, void *target) { return nerc_scheme_parse(text, target); }
@@ -176,7 +180,7 @@ int cli_parse(const char *cmd, const char *synopsis, const cli_opt *opts, int ar
 int cli_fail(const char *cmd) {
     fprintf(stderr, "nerc %s: %s\n", cmd, nerc_last_error());
     nerc_status st = nerc_last_status();
-    return st == NERC_ERR_FORMAT || st == NERC_ERR_ARG ? 2 : 1;
+    return st == NERC_ERR_FORMAT || st == NERC_ERR_ARG || st == NERC_ERR_UNSUPPORTED ? 2 : 1;
 }
 
 int cli_split_commas(char *s, const char **items, int max) {

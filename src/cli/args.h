@@ -49,8 +49,8 @@ int cli_parse(const char *cmd, const char *synopsis, const cli_opt *opts, int ar
               int max_pos, int *n_pos);
 void cli_usage(const char *cmd, const char *synopsis, const cli_opt *opts);
 /* Prints "nerc CMD: <last library error>" and returns the exit code: 2 when
- * the input is invalid (a bad argument, a malformed or unsupported file), 1
- * for other failures (I/O, memory, numeric). */
+ * the input is invalid (a bad argument, a malformed or unsupported file, a
+ * precision this CPU cannot run), 1 for other failures (I/O, memory, numeric). */
 int cli_fail(const char *cmd);
 /* Splits "a,b,c" in place into at most max items; returns the count. */
 int cli_split_commas(char *s, const char **items, int max);

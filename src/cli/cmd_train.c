@@ -130,7 +130,7 @@ int cmd_train(int argc, char **argv) {
     nerc_train_params p = nerc_train_default_params();
     train_flags f = {.eval_every = "epoch", .scheme = "IOB2", .seed = (int64_t)p.seed};
     int init_random = 0, resume = 0;
-    const char *labels = NULL;
+    const char *labels = NULL, *precision = "fp32";
     cli_opt opts[] = {
         {.name = "model", .kind = OPT_STRING, .value = &p.model, .help = "HF model directory or hub id to start from (e.g. distilbert-base-uncased after nerc download)", .required = 1},
         {.name = "init-random", .kind = OPT_FLAG, .value = &init_random, .help = "random init from --model's config.json instead of its weights"},
@@ -159,6 +159,7 @@ int cmd_train(int argc, char **argv) {
         {.name = "strict", .kind = OPT_FLAG, .value = &f.strict, .help = "score entities in seqeval strict mode"},
         {.name = "scheme", .kind = OPT_CHOICE, .value = &f.scheme, .help = "tagging scheme for --strict: IOB2 IOB1 IOE1 IOE2 IOBES BILOU", .parse = cli_choice_scheme, .target = &p.eval_scheme},
         {.name = "seed", .kind = OPT_INT, .value = &f.seed, .help = "seed of init, shuffling and dropout"},
+        {.name = "precision", .kind = OPT_CHOICE, .value = &precision, .help = "fp32 | bf16 (mixed precision as torch.autocast; AVX512_BF16)", .parse = cli_choice_precision, .target = &p.precision},
         {.name = "threads", .kind = OPT_INT32, .value = &p.threads, .help = "threads (0 = OMP_NUM_THREADS or all cores)", .max = 4096},
         {.name = "resume", .kind = OPT_FLAG, .value = &resume, .help = "continue from the newest checkpoint in --out"},
         CLI_END,

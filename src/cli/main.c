@@ -1,4 +1,6 @@
-/* nerc: the command-line front end — dispatches to src/cli/cmd_<name>.c. */
+/* nerc: the command-line front end — dispatches to src/cli/cmd_<name>.c.
+ * Compiled for plain x86-64 (Makefile BASELINE_SRC): on a CPU without AVX2
+ * it says so before any AVX2 code runs. */
 #include <stdio.h>
 #include <string.h>
 
@@ -31,12 +33,17 @@ static void usage(FILE *out) {
 }
 
 int main(int argc, char **argv) {
+    if (!nerc_cpu_supported()) {
+        fprintf(stderr, "nerc: this build needs an x86-64 CPU with AVX2 and FMA (x86-64-v3); this one has not:\n%s\n",
+                nerc_cpu_info());
+        return 2;
+    }
     if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }
     if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
-        printf("%s\n", nerc_version_string());
+        printf("%s\n%s\n", nerc_version_string(), nerc_cpu_info());
         return 0;
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)

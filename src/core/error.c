@@ -23,6 +23,7 @@ const char *nerc_status_name(nerc_status s) {
     case NERC_ERR_NOMEM: return "out of memory";
     case NERC_ERR_NUMERIC: return "numeric error";
     case NERC_ERR_INTERNAL: return "internal error";
+    case NERC_ERR_UNSUPPORTED: return "unsupported on this CPU";
     }
     return "unknown error";
 }

@@ -1,7 +1,33 @@
-/* GEMM backends: oneDNN sgemm (CPU) and a naive reference. */
+/* GEMM backends: oneDNN sgemm (CPU), oneDNN bf16 matmul, and a naive reference. */
 #include "kernels/gemm.h"
 
 #include <oneapi/dnnl/dnnl.h>
+#include <pthread.h>
+#include <time.h>
+
+#include "core/cpu.h"
+#include "core/error.h"
+#include "kernels/onednn.h"
+
+static int timing_on;
+static double timing_total;
+
+void gemm_timing_enable(int on) { timing_on = on; }
+double gemm_timing_seconds(void) { return timing_total; }
+void gemm_timing_reset(void) { timing_total = 0.0; }
+
+double gemm_timing_start(void) {
+    if (!timing_on)
+        return 0.0;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+void gemm_timing_stop(double t0) {
+    if (timing_on) /* GEMMs are called from one thread (they parallelise inside) */
+        timing_total += gemm_timing_start() - t0;
+}
 
 void gemm_f32(int transa, int transb, int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t lda,
               const float *B, int64_t ldb, float beta, float *C, int64_t ldc) {
@@ -13,7 +39,10 @@ void gemm_f32(int transa, int transb, int64_t M, int64_t N, int64_t K, float alp
                 C[i * ldc + j] = beta == 0.0f ? 0.0f : beta * C[i * ldc + j];
         return;
     }
+    (void)cpu_isa(); /* NERC_ISA caps oneDNN's ISA before its first use (once) */
+    double t0 = gemm_timing_start();
     dnnl_sgemm(transa ? 'T' : 'N', transb ? 'T' : 'N', M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    gemm_timing_stop(t0);
 }
 
 void gemm_f32_ref(int transa, int transb, int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t lda,
@@ -29,4 +58,101 @@ void gemm_f32_ref(int transa, int transb, int64_t M, int64_t N, int64_t K, float
             double prev = beta == 0.0f ? 0.0 : (double)beta * C[i * ldc + j];
             C[i * ldc + j] = (float)(alpha * acc + prev);
         }
+}
+
+/* ---- bf16 -------------------------------------------------------------------- */
+
+/* One matmul primitive per (transa, transb, accumulate), all dims at run time. */
+static dnnl_primitive_t bf16_prims[2][2][2];
+static pthread_mutex_t bf16_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static nerc_status bf16_desc(dnnl_memory_desc_t *md, int64_t rows, int64_t cols, int trans, dnnl_data_type_t dt) {
+    dnnl_dims_t d = {rows, cols};
+    DNNL_TRY(dnnl_memory_desc_init_by_tag(md, 2, d, dt, trans ? dnnl_ba : dnnl_ab), "gemm_bf16 desc");
+    return NERC_OK;
+}
+
+static nerc_status bf16_make(int ta, int tb, int acc, dnnl_primitive_t *out) {
+    dnnl_engine_t engine;
+    dnnl_stream_t stream;
+    NERC_TRY(onednn_engine(&engine, &stream));
+    const int64_t R = DNNL_RUNTIME_DIM_VAL;
+    dnnl_memory_desc_t a, b, c;
+    NERC_TRY(bf16_desc(&a, R, R, ta, dnnl_bf16));
+    NERC_TRY(bf16_desc(&b, R, R, tb, dnnl_bf16));
+    NERC_TRY(bf16_desc(&c, R, R, 0, dnnl_f32));
+    dnnl_matmul_desc_t md;
+    DNNL_TRY(dnnl_matmul_desc_init(&md, &a, &b, NULL, &c), "gemm_bf16 matmul desc");
+    dnnl_primitive_attr_t attr = NULL;
+    dnnl_post_ops_t ops = NULL;
+    dnnl_status_t s = dnnl_primitive_attr_create(&attr);
+    if (s == dnnl_success && acc) { /* C += A B: a sum post-op */
+        s = dnnl_post_ops_create(&ops);
+        if (s == dnnl_success)
+            s = dnnl_post_ops_append_sum(ops, 1.0f);
+        if (s == dnnl_success)
+            s = dnnl_primitive_attr_set_post_ops(attr, ops);
+    }
+    dnnl_primitive_desc_t pd = NULL;
+    if (s == dnnl_success)
+        s = dnnl_primitive_desc_create(&pd, &md, attr, engine, NULL);
+    if (s == dnnl_success)
+        s = dnnl_primitive_create(out, pd);
+    if (pd)
+        dnnl_primitive_desc_destroy(pd);
+    if (ops)
+        dnnl_post_ops_destroy(ops);
+    if (attr)
+        dnnl_primitive_attr_destroy(attr);
+    return s == dnnl_success ? NERC_OK
+                             : nerc_errorf(NERC_ERR_INTERNAL, "oneDNN: bf16 matmul (ta %d, tb %d) unavailable (%d)",
+                                           ta, tb, (int)s);
+}
+
+nerc_status gemm_bf16(int transa, int transb, int64_t M, int64_t N, int64_t K, const uint16_t *A, const uint16_t *B,
+                      float beta, float *C) {
+    if (M <= 0 || N <= 0)
+        return NERC_OK;
+    int acc = beta != 0.0f;
+    if (K <= 0) {
+        if (!acc)
+            for (int64_t i = 0; i < M * N; i++)
+                C[i] = 0.0f;
+        return NERC_OK;
+    }
+    pthread_mutex_lock(&bf16_lock);
+    nerc_status st = NERC_OK;
+    if (!bf16_prims[transa][transb][acc])
+        st = bf16_make(transa, transb, acc, &bf16_prims[transa][transb][acc]);
+    dnnl_primitive_t prim = bf16_prims[transa][transb][acc];
+    pthread_mutex_unlock(&bf16_lock);
+    NERC_TRY(st);
+    dnnl_engine_t engine;
+    dnnl_stream_t stream;
+    NERC_TRY(onednn_engine(&engine, &stream));
+    dnnl_memory_desc_t a_md, b_md, c_md;
+    NERC_TRY(bf16_desc(&a_md, M, K, transa, dnnl_bf16));
+    NERC_TRY(bf16_desc(&b_md, K, N, transb, dnnl_bf16));
+    NERC_TRY(bf16_desc(&c_md, M, N, 0, dnnl_f32));
+    dnnl_memory_t a = NULL, b = NULL, c = NULL;
+    dnnl_status_t s = dnnl_memory_create(&a, &a_md, engine, (void *)A);
+    if (s == dnnl_success)
+        s = dnnl_memory_create(&b, &b_md, engine, (void *)B);
+    if (s == dnnl_success)
+        s = dnnl_memory_create(&c, &c_md, engine, C);
+    double t0 = gemm_timing_start();
+    if (s == dnnl_success) {
+        dnnl_exec_arg_t args[3] = {{DNNL_ARG_SRC, a}, {DNNL_ARG_WEIGHTS, b}, {DNNL_ARG_DST, c}};
+        s = dnnl_primitive_execute(prim, stream, 3, args);
+    }
+    if (s == dnnl_success)
+        s = dnnl_stream_wait(stream);
+    gemm_timing_stop(t0);
+    if (a)
+        dnnl_memory_destroy(a);
+    if (b)
+        dnnl_memory_destroy(b);
+    if (c)
+        dnnl_memory_destroy(c);
+    return s == dnnl_success ? NERC_OK : nerc_errorf(NERC_ERR_INTERNAL, "oneDNN: bf16 matmul failed (%d)", (int)s);
 }

@@ -6,9 +6,30 @@
 
 #include <stdint.h>
 
+#include "nerc/common.h"
+
 /* transa/transb: 0 = as stored, 1 = transposed. A is (M,K) after op, B is (K,N). */
 void gemm_f32(int transa, int transb, int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t lda,
               const float *B, int64_t ldb, float beta, float *C, int64_t ldc);
+
+/* The same with bf16 operands (uint16_t bit patterns) and fp32 C, fp32
+ * accumulation: torch.autocast's matmul. alpha is 1; beta is 0 or 1
+ * (accumulate). Leading dimensions are the dense ones (lda = K, or M when
+ * transposed; ldb likewise; ldc = N). oneDNN matmul with every dimension given
+ * at run time: one primitive per (transa, transb, beta), built on first use.
+ * Needs native bf16 (nerc_precision_check). */
+nerc_status gemm_bf16(int transa, int transb, int64_t M, int64_t N, int64_t K, const uint16_t *A, const uint16_t *B,
+                      float beta, float *C);
+
+/* Benchmarks (bench/): wall seconds spent inside the GEMMs (gemm_f32,
+ * gemm_bf16 and the packed bf16/int8 matmuls) since the last reset, counted
+ * only while enabled (off by default: one clock read pair per GEMM call). */
+void gemm_timing_enable(int on);
+double gemm_timing_seconds(void);
+void gemm_timing_reset(void);
+/* Used by the GEMM entry points: t0 = gemm_timing_start(); ...; gemm_timing_stop(t0). */
+double gemm_timing_start(void);
+void gemm_timing_stop(double t0);
 
 /* Reference triple loop with double accumulation (tests only). */
 void gemm_f32_ref(int transa, int transb, int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t lda,

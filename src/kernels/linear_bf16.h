@@ -6,6 +6,7 @@
 
 #include <stdint.h>
 
+#include "kernels/convert.h"
 #include "nerc/common.h"
 
 typedef struct linear_bf16 linear_bf16;
@@ -15,8 +16,5 @@ nerc_status linear_bf16_create(linear_bf16 **out, const float *weight, const flo
 void linear_bf16_free(linear_bf16 *l);
 /* scratch holds N*IC bf16 values (uint16_t); inp is converted into it. */
 nerc_status linear_bf16_forward(const linear_bf16 *l, float *out, const float *inp, uint16_t *scratch, int64_t N);
-
-/* Round-to-nearest-even fp32 -> bf16 (NaN stays NaN). */
-void f32_to_bf16(uint16_t *dst, const float *src, int64_t n);
 
 #endif

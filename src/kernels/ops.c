@@ -1,7 +1,8 @@
 /* Forward/backward kernels of the encoder (see ops.h for the math). OpenMP
  * splits rows or (sequence, head) pairs; every output element is written by one
- * thread in a fixed order, so results do not depend on scheduling. */
-#include "kernels/ops.h"
+ * thread in a fixed order, so results do not depend on scheduling. Compiled
+ * once per ISA level (kernels/simd.h): each kernel is SIMD_NAME(name). */
+#include "kernels/simd.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -9,10 +10,11 @@
 
 #include "core/rng.h"
 #include "kernels/gemm.h"
+#include "kernels/rows.h"
 #include "kernels/vmath.h"
 
-void linear_forward(float *out, const float *inp, const float *weight, const float *bias, int64_t N, int64_t IC,
-                    int64_t OC) {
+void SIMD_NAME(linear_forward)(float *out, const float *inp, const float *weight, const float *bias, int64_t N,
+                               int64_t IC, int64_t OC) {
     if (bias) {
 #pragma omp parallel for schedule(static)
         for (int64_t n = 0; n < N; n++)
@@ -21,8 +23,8 @@ void linear_forward(float *out, const float *inp, const float *weight, const flo
     gemm_f32(0, 1, N, OC, IC, 1.0f, inp, IC, weight, IC, bias ? 1.0f : 0.0f, out, OC);
 }
 
-void linear_backward(float *dinp, float *dweight, float *dbias, const float *dout, const float *inp,
-                     const float *weight, int64_t N, int64_t IC, int64_t OC) {
+void SIMD_NAME(linear_backward)(float *dinp, float *dweight, float *dbias, const float *dout, const float *inp,
+                                const float *weight, int64_t N, int64_t IC, int64_t OC) {
     if (dinp)
         gemm_f32(0, 0, N, IC, OC, 1.0f, dout, OC, weight, IC, 1.0f, dinp, IC);
     if (dweight)
@@ -38,46 +40,18 @@ void linear_backward(float *dinp, float *dweight, float *dbias, const float *dou
     }
 }
 
-void layernorm_forward(float *out, float *mean, float *rstd, const float *inp, const float *weight, const float *bias,
-                       int64_t N, int64_t C, float eps) {
+void SIMD_NAME(layernorm_forward)(float *out, float *mean, float *rstd, const float *inp, const float *weight,
+                                  const float *bias, int64_t N, int64_t C, float eps) {
 #pragma omp parallel for schedule(static)
-    for (int64_t n = 0; n < N; n++) {
-        const float *x = inp + n * C;
-        double m = 0.0, v = 0.0;
-        for (int64_t c = 0; c < C; c++)
-            m += x[c];
-        m /= (double)C;
-        for (int64_t c = 0; c < C; c++)
-            v += ((double)x[c] - m) * ((double)x[c] - m);
-        v /= (double)C;
-        float mf = (float)m, rs = (float)(1.0 / sqrt(v + (double)eps));
-        float *y = out + n * C;
-        for (int64_t c = 0; c < C; c++)
-            y[c] = (x[c] - mf) * rs * weight[c] + bias[c];
-        mean[n] = mf;
-        rstd[n] = rs;
-    }
+    for (int64_t n = 0; n < N; n++)
+        layernorm_row(out + n * C, &mean[n], &rstd[n], inp + n * C, weight, bias, C, eps);
 }
 
-void layernorm_backward(float *dinp, float *dweight, float *dbias, const float *dout, const float *inp,
-                        const float *weight, const float *mean, const float *rstd, int64_t N, int64_t C) {
+void SIMD_NAME(layernorm_backward)(float *dinp, float *dweight, float *dbias, const float *dout, const float *inp,
+                                   const float *weight, const float *mean, const float *rstd, int64_t N, int64_t C) {
 #pragma omp parallel for schedule(static)
-    for (int64_t n = 0; n < N; n++) {
-        const float *x = inp + n * C, *dy = dout + n * C;
-        float m = mean[n], rs = rstd[n];
-        double sum_g = 0.0, sum_gx = 0.0;
-        for (int64_t c = 0; c < C; c++) {
-            double g = (double)dy[c] * weight[c];
-            sum_g += g;
-            sum_gx += g * ((x[c] - m) * rs);
-        }
-        float mg = (float)(sum_g / (double)C), mgx = (float)(sum_gx / (double)C);
-        float *dx = dinp + n * C;
-        for (int64_t c = 0; c < C; c++) {
-            float xhat = (x[c] - m) * rs;
-            dx[c] += rs * (dy[c] * weight[c] - mg - xhat * mgx);
-        }
-    }
+    for (int64_t n = 0; n < N; n++)
+        layernorm_row_backward(dinp + n * C, dout + n * C, inp + n * C, weight, mean[n], rstd[n], C, 1);
 #pragma omp parallel for schedule(static)
     for (int64_t c = 0; c < C; c++) {
         double sw = 0.0, sb = 0.0;
@@ -91,67 +65,44 @@ void layernorm_backward(float *dinp, float *dweight, float *dbias, const float *
     }
 }
 
-#define INV_SQRT2 0.70710678118654752440f
-#define INV_SQRT_2PI 0.39894228040143267794f
-
-void gelu_forward(float *out, const float *inp, int64_t n) {
+void SIMD_NAME(gelu_forward)(float *out, const float *inp, int64_t n) {
 #pragma omp parallel for schedule(static)
     for (int64_t i = 0; i < n; i++)
-        out[i] = 0.5f * inp[i] * (1.0f + vm_erff(inp[i] * INV_SQRT2));
+        out[i] = gelu_value(inp[i]);
 }
 
-void gelu_backward(float *dinp, const float *dout, const float *inp, int64_t n) {
+void SIMD_NAME(gelu_backward)(float *dinp, const float *dout, const float *inp, int64_t n) {
 #pragma omp parallel for schedule(static)
-    for (int64_t i = 0; i < n; i++) {
-        float x = inp[i];
-        float cdf = 0.5f * (1.0f + vm_erff(x * INV_SQRT2));
-        float pdf = INV_SQRT_2PI * vm_expf(-0.5f * x * x);
-        dinp[i] += dout[i] * (cdf + x * pdf);
-    }
+    for (int64_t i = 0; i < n; i++)
+        dinp[i] += dout[i] * gelu_slope(inp[i]);
 }
 
-#define SQRT_2_OVER_PI 0.79788456080286535588f
-#define GELU_TANH_A 0.044715f
-
-/* tanh(u) = 1 - 2 / (exp(2u) + 1): exact limits at +-inf through vm_expf. */
-static inline float tanh_v(float u) { return 1.0f - 2.0f / (vm_expf(2.0f * u) + 1.0f); }
-
-void gelu_tanh_forward(float *out, const float *inp, int64_t n) {
+void SIMD_NAME(gelu_tanh_forward)(float *out, const float *inp, int64_t n) {
 #pragma omp parallel for schedule(static)
-    for (int64_t i = 0; i < n; i++) {
-        float x = inp[i];
-        out[i] = 0.5f * x * (1.0f + tanh_v(SQRT_2_OVER_PI * (x + GELU_TANH_A * x * x * x)));
-    }
+    for (int64_t i = 0; i < n; i++)
+        out[i] = gelu_tanh_value(inp[i]);
 }
 
-void gelu_tanh_backward(float *dinp, const float *dout, const float *inp, int64_t n) {
+void SIMD_NAME(gelu_tanh_backward)(float *dinp, const float *dout, const float *inp, int64_t n) {
 #pragma omp parallel for schedule(static)
-    for (int64_t i = 0; i < n; i++) {
-        float x = inp[i];
-        if (x > 10.0f || x < -10.0f) { /* tanh is +-1 in float: slope 1 or 0 (and no inf * 0) */
-            dinp[i] += x > 0.0f ? dout[i] : 0.0f;
-            continue;
-        }
-        float t = tanh_v(SQRT_2_OVER_PI * (x + GELU_TANH_A * x * x * x));
-        float dt = SQRT_2_OVER_PI * (1.0f + 3.0f * GELU_TANH_A * x * x);
-        dinp[i] += dout[i] * (0.5f * (1.0f + t) + 0.5f * x * (1.0f - t * t) * dt);
-    }
+    for (int64_t i = 0; i < n; i++)
+        dinp[i] += dout[i] * gelu_tanh_slope(inp[i]);
 }
 
-void relu_forward(float *out, const float *inp, int64_t n) {
+void SIMD_NAME(relu_forward)(float *out, const float *inp, int64_t n) {
 #pragma omp parallel for schedule(static)
     for (int64_t i = 0; i < n; i++)
         out[i] = inp[i] > 0.0f ? inp[i] : 0.0f;
 }
 
-void relu_backward(float *dinp, const float *dout, const float *inp, int64_t n) {
+void SIMD_NAME(relu_backward)(float *dinp, const float *dout, const float *inp, int64_t n) {
 #pragma omp parallel for schedule(static)
     for (int64_t i = 0; i < n; i++)
         dinp[i] += inp[i] > 0.0f ? dout[i] : 0.0f;
 }
 
-void embedding_forward(float *out, const int32_t *ids, const int32_t *pos, const float *wte, const float *wpe,
-                       const float *wtt, int64_t N, int64_t C) {
+void SIMD_NAME(embedding_forward)(float *out, const int32_t *ids, const int32_t *pos, const float *wte,
+                                  const float *wpe, const float *wtt, int64_t N, int64_t C) {
 #pragma omp parallel for schedule(static)
     for (int64_t n = 0; n < N; n++) {
         const float *w = wte + (int64_t)ids[n] * C, *p = wpe + (int64_t)pos[n] * C;
@@ -169,8 +120,8 @@ static void add_row(float *dst, const float *src, int64_t C) {
         dst[c] += src[c];
 }
 
-void embedding_backward(float *dwte, float *dwpe, float *dwtt, const float *dout, const int32_t *ids,
-                        const int32_t *pos, int64_t N, int64_t C, int32_t pad_id, int32_t pos_pad_id) {
+void SIMD_NAME(embedding_backward)(float *dwte, float *dwpe, float *dwtt, const float *dout, const int32_t *ids,
+                                   const int32_t *pos, int64_t N, int64_t C, int32_t pad_id, int32_t pos_pad_id) {
     /* serial over rows: two rows may share an id; N*C is small */
     for (int64_t n = 0; n < N; n++) {
         const float *dy = dout + n * C;
@@ -183,12 +134,7 @@ void embedding_backward(float *dwte, float *dwpe, float *dwtt, const float *dout
     }
 }
 
-/* keep / (1 - p) for element i of a dropout stream. */
-static inline float dropout_scale(float p, uint64_t seed, uint64_t stream, uint64_t i) {
-    return rng_hash_uniform(seed, stream, i) >= p ? 1.0f / (1.0f - p) : 0.0f;
-}
-
-void dropout_forward(float *x, int64_t n, float p, uint64_t seed, uint64_t stream) {
+void SIMD_NAME(dropout_forward)(float *x, int64_t n, float p, uint64_t seed, uint64_t stream) {
     if (p <= 0.0f)
         return;
 #pragma omp parallel for schedule(static)
@@ -196,8 +142,8 @@ void dropout_forward(float *x, int64_t n, float p, uint64_t seed, uint64_t strea
         x[i] *= dropout_scale(p, seed, stream, (uint64_t)i);
 }
 
-void dropout_backward(float *dx, int64_t n, float p, uint64_t seed, uint64_t stream) {
-    dropout_forward(dx, n, p, seed, stream); /* the same mask and scale */
+void SIMD_NAME(dropout_backward)(float *dx, int64_t n, float p, uint64_t seed, uint64_t stream) {
+    SIMD_NAME(dropout_forward)(dx, n, p, seed, stream); /* the same mask and scale */
 }
 
 /* 16 independent partial sums: a vector register's worth, so the compiler
@@ -252,8 +198,8 @@ static void attention_head_forward(float *ctx, float *att, const float *qkv, int
     }
 }
 
-void attention_forward(float *ctx, float *att, const float *qkv, const att_layout *lay, int64_t C, int64_t H,
-                       float drop_p, uint64_t seed, uint64_t stream) {
+void SIMD_NAME(attention_forward)(float *ctx, float *att, const float *qkv, const att_layout *lay, int64_t C, int64_t H,
+                                  float drop_p, uint64_t seed, uint64_t stream) {
     int64_t D = C / H, pairs = (int64_t)lay->n_seqs * H;
 #pragma omp parallel for schedule(dynamic, 1)
     for (int64_t bh = 0; bh < pairs; bh++) {
@@ -276,8 +222,9 @@ static void attention_head_backward(float *dqkv, float *dp, const float *dctx, c
         /* ctx_i = sum_j pd_ij v_j  =>  dpd_ij = dctx_i . v_j,  dv_j += pd_ij dctx_i */
         float s = 0.0f;
         for (int64_t j = 0; j < Tk; j++) {
-            float keep = drop_p > 0.0f ? dropout_scale(drop_p, seed, stream, (uint64_t)(att_base + (h * Tq + i) * Tk + j))
-                                       : 1.0f;
+            float keep = drop_p > 0.0f
+                             ? dropout_scale(drop_p, seed, stream, (uint64_t)(att_base + (h * Tq + i) * Tk + j))
+                             : 1.0f;
             d[j] = dot(dc, qkv + (r0 + j) * 3 * C + 2 * C + h * D, D) * keep;
             axpy(dqkv + (r0 + j) * 3 * C + 2 * C + h * D, p[j] * keep, dc, D);
             s += p[j] * d[j];
@@ -292,8 +239,9 @@ static void attention_head_backward(float *dqkv, float *dp, const float *dctx, c
     }
 }
 
-void attention_backward(float *dqkv, float *datt, const float *dctx, const float *qkv, const float *att,
-                        const att_layout *lay, int64_t C, int64_t H, float drop_p, uint64_t seed, uint64_t stream) {
+void SIMD_NAME(attention_backward)(float *dqkv, float *datt, const float *dctx, const float *qkv, const float *att,
+                                   const att_layout *lay, int64_t C, int64_t H, float drop_p, uint64_t seed,
+                                   uint64_t stream) {
     int64_t D = C / H;
     /* Different heads write disjoint columns of dqkv; a sequence's rows belong to it alone. */
 #pragma omp parallel for schedule(dynamic, 1)
@@ -305,7 +253,8 @@ void attention_backward(float *dqkv, float *datt, const float *dctx, const float
     }
 }
 
-void attention_forward_ref(float *ctx, float *att, const float *qkv, const att_layout *lay, int64_t C, int64_t H) {
+void SIMD_NAME(attention_forward_ref)(float *ctx, float *att, const float *qkv, const att_layout *lay, int64_t C,
+                                      int64_t H) {
     int64_t D = C / H;
     for (int32_t b = 0; b < lay->n_seqs; b++) {
         int64_t r0 = lay->seq_offsets[b], Tq = lay->seq_offsets[b + 1] - r0, Tk = lay->seq_keys[b];
@@ -337,8 +286,8 @@ void attention_forward_ref(float *ctx, float *att, const float *qkv, const att_l
     }
 }
 
-double crossentropy_forward_backward(float *dlogits, const float *logits, const int32_t *labels, int64_t N, int64_t K,
-                                     double norm, int32_t ignore) {
+double SIMD_NAME(crossentropy_forward_backward)(float *dlogits, const float *logits, const int32_t *labels, int64_t N,
+                                                int64_t K, double norm, int32_t ignore) {
     double total = 0.0;
     for (int64_t n = 0; n < N; n++) {
         float *dl = dlogits + n * K;

@@ -5,22 +5,19 @@
 #include "core/error.h"
 #include "model/encoder.h"
 
-static void activation_backward(const encoder_config *c, float *dinp, const float *dout, const float *inp,
-                                int64_t n) {
-    switch (c->activation) {
-    case ACT_RELU: relu_backward(dinp, dout, inp, n); break;
-    case ACT_GELU_TANH: gelu_tanh_backward(dinp, dout, inp, n); break;
-    case ACT_GELU: gelu_backward(dinp, dout, inp, n); break;
-    }
-}
-
-/* dinp += dout @ W; dW += dout^T @ inp; db += sum dout, for the linear layer r of the gradients g. */
-static void linear_grad(float *dinp, linear_ref w, linear_ref g, const float *dout, const float *inp, int64_t N) {
-    linear_backward(dinp, g.w, g.b, dout, inp, w.w, N, w.IC, w.OC);
+/* dinp += dout @ W; dW += dout^T @ inp; db += sum dout, for the linear layer r
+ * of the gradients g; bf16 matmuls in bf16 training. */
+static nerc_status linear_grad(struct nerc_state *s, float *dinp, linear_ref w, linear_ref g, const float *dout,
+                               const float *inp) {
+    if (s->w16)
+        return linear_autocast_backward(dinp, g.w, g.b, dout, inp, s->w16 + s->w16_off[w.index], s->in16, s->out16,
+                                        s->n_rows, w.IC, w.OC);
+    linear_backward(dinp, g.w, g.b, dout, inp, w.w, s->n_rows, w.IC, w.OC);
+    return NERC_OK;
 }
 
 /* Mirrors block_forward in reverse. d_out = d h2 on entry; on return d_in = d x. */
-static void block_backward(struct nerc_state *s, int64_t l, const float *x) {
+static nerc_status block_backward(struct nerc_state *s, int64_t l, const float *x) {
     const encoder_config *c = &s->m->cfg;
     const nerc_model *m = s->m;
     layer_view p = encoder_layer(m, &m->p, l), g = encoder_layer(m, &s->g, l);
@@ -31,35 +28,30 @@ static void block_backward(struct nerc_state *s, int64_t l, const float *x) {
     size_t NC = (size_t)(N * C) * sizeof(float), NF = (size_t)(N * F) * sizeof(float);
 #define W(op) encoder_linear(m, &m->p, l, op)
 #define G(op) encoder_linear(m, &s->g, l, op)
-    /* h2 = LN2(res2) */
-    memset(s->d_res, 0, NC);
-    layernorm_backward(s->d_res, g.ln2_w, g.ln2_b, s->d_out, res2, p.ln2_w, s->ln2_mean + l * R, s->ln2_rstd + l * R,
-                       N, C);
-    /* res2 = dropout(fc2(act)) + h1 */
-    memcpy(s->d_h1, s->d_res, NC);
-    dropout_backward(s->d_res, N * C, s->dropout_p, s->dropout_seed, STREAM_FFN(l));
+    /* h2 = LN2(res2); res2 = dropout(fc2(act)) + h1: d_h1 = dres2 (residual), d_res = dropout(dres2) */
+    layernorm_dropout_backward(s->d_res, s->d_h1, g.ln2_w, g.ln2_b, s->d_out, res2, p.ln2_w, s->ln2_mean + l * R,
+                               s->ln2_rstd + l * R, N, C, s->dropout_p, s->dropout_seed, STREAM_FFN(l));
     memset(s->d_act, 0, NF);
-    linear_grad(s->d_act, W(LIN_FC2), G(LIN_FC2), s->d_res, act, N);
-    /* act = activation(fc1); fc1 = fc1(h1) */
-    memset(s->d_fc1, 0, NF);
-    activation_backward(c, s->d_fc1, s->d_act, fc1, N * F);
-    linear_grad(s->d_h1, W(LIN_FC1), G(LIN_FC1), s->d_fc1, h1, N);
-    /* h1 = LN1(res1) */
-    memset(s->d_res, 0, NC);
-    layernorm_backward(s->d_res, g.ln1_w, g.ln1_b, s->d_h1, res1, p.ln1_w, s->ln1_mean + l * R, s->ln1_rstd + l * R,
-                       N, C);
-    /* res1 = dropout(out(ctx)) + x */
-    memcpy(s->d_in, s->d_res, NC);
-    dropout_backward(s->d_res, N * C, encoder_attention_output_dropout(s), s->dropout_seed, STREAM_ATT_OUT(l));
+    NERC_TRY(linear_grad(s, s->d_act, W(LIN_FC2), G(LIN_FC2), s->d_res, act));
+    /* act = activation(fc1 + b1), with fc1's bias gradient in the same pass; fc1 = h1 W1^T */
+    linear_ref g1 = G(LIN_FC1);
+    act_bias_backward(s->d_fc1, g1.b, s->d_act, fc1, N, F, encoder_act_kind(c));
+    g1.b = NULL;
+    NERC_TRY(linear_grad(s, s->d_h1, W(LIN_FC1), g1, s->d_fc1, h1));
+    /* h1 = LN1(res1); res1 = dropout(out(ctx)) + x: d_in = dres1, d_res = dropout(dres1) */
+    layernorm_dropout_backward(s->d_res, s->d_in, g.ln1_w, g.ln1_b, s->d_h1, res1, p.ln1_w, s->ln1_mean + l * R,
+                               s->ln1_rstd + l * R, N, C, encoder_attention_output_dropout(s), s->dropout_seed,
+                               STREAM_ATT_OUT(l));
     memset(s->d_ctx, 0, NC);
-    linear_grad(s->d_ctx, W(LIN_OUT), G(LIN_OUT), s->d_res, ctx, N);
+    NERC_TRY(linear_grad(s, s->d_ctx, W(LIN_OUT), G(LIN_OUT), s->d_res, ctx));
     /* ctx = attention(qkv); qkv = qkv(x) */
     memset(s->d_qkv, 0, 3 * NC);
     attention_backward(s->d_qkv, s->d_att, s->d_ctx, qkv, att, &s->lay, C, H, s->att_dropout_p, s->dropout_seed,
                        STREAM_ATT(l));
-    linear_grad(s->d_in, W(LIN_QKV), G(LIN_QKV), s->d_qkv, x, N);
+    NERC_TRY(linear_grad(s, s->d_in, W(LIN_QKV), G(LIN_QKV), s->d_qkv, x));
 #undef W
 #undef G
+    return NERC_OK;
 }
 
 /* x0 = dropout(LN(word + position (+ token type 0))) */
@@ -86,10 +78,11 @@ nerc_status encoder_backward(struct nerc_state *s, const nerc_batch *b) {
     int64_t N = s->n_rows, C = m->cfg.dim, L = m->cfg.n_layers;
     /* logits = classifier(dropout(h2[L-1])) */
     memset(s->d_out, 0, (size_t)(N * C) * sizeof(float));
-    linear_grad(s->d_out, encoder_classifier(m, &m->p), encoder_classifier(m, &s->g), s->d_logits, s->cls_in, N);
+    NERC_TRY(linear_grad(s, s->d_out, encoder_classifier(m, &m->p), encoder_classifier(m, &s->g), s->d_logits,
+                         s->cls_in));
     dropout_backward(s->d_out, N * C, s->cls_dropout_p, s->dropout_seed, STREAM_CLS);
     for (int64_t l = L - 1; l >= 0; l--) {
-        block_backward(s, l, l == 0 ? s->x0 : encoder_hidden(s, (int32_t)l - 1));
+        NERC_TRY(block_backward(s, l, l == 0 ? s->x0 : encoder_hidden(s, (int32_t)l - 1)));
         float *t = s->d_out; /* the block's input gradient feeds the block below */
         s->d_out = s->d_in;
         s->d_in = t;

@@ -7,7 +7,9 @@
 
 #include <stdint.h>
 
-#include "kernels/linear_bf16.h"
+#include "kernels/fused.h"
+#include "kernels/linear_autocast.h"
+#include "kernels/linear_packed.h"
 #include "kernels/ops.h"
 #include "model/config.h"
 #include "nerc/model.h"
@@ -128,10 +130,15 @@ struct nerc_state {
     att_layout lay;
     float dropout_p, att_dropout_p, cls_dropout_p;
     uint64_t dropout_seed;
-    /* bf16 inference: packed weights per linear layer (indexed by linear_ref.index) */
+    /* bf16 / int8 inference: weights packed once per linear layer (indexed by linear_ref.index) */
     nerc_precision precision;
-    linear_bf16 **bf16;
-    uint16_t *bf16_scratch;   /* (max_rows, max(C, F)) */
+    linear_packed **packed;
+    void *packed_scratch;     /* linear_packed_scratch_bytes(precision, max_rows, max(C, F)) */
+    /* bf16 training (torch.autocast): bf16 copies of the fp32 master weights of
+     * every linear layer, refreshed at each training forward, and bf16 scratch */
+    uint16_t *w16;            /* linear weights back to back, linear_ref.index order */
+    int64_t *w16_off;         /* [n_linears] offset of each in w16 */
+    uint16_t *in16, *out16;   /* (max_rows, widest linear side) */
 };
 
 /* ---- parameters (params.c) ---- */
@@ -146,6 +153,8 @@ layer_view encoder_layer(const struct nerc_model *m, const encoder_params *p, in
 linear_ref encoder_linear(const struct nerc_model *m, const encoder_params *p, int64_t l, layer_linear op);
 linear_ref encoder_classifier(const struct nerc_model *m, const encoder_params *p);
 int32_t encoder_n_linears(const struct nerc_model *m);
+/* The linear layer with index i (0 .. 4L) in buffer p. */
+linear_ref encoder_linear_at(const struct nerc_model *m, const encoder_params *p, int32_t i);
 const param_tensor *encoder_find_tensor(const struct nerc_model *m, const char *name);
 
 /* HF _init_weights in distribution: N(0, initializer_range) for Linear and
@@ -167,6 +176,9 @@ nerc_status encoder_backward(struct nerc_state *s, const nerc_batch *b);
 
 /* Activation slot of block l: its own in training, a shared one in inference. */
 static inline int64_t encoder_slot(const struct nerc_state *s, int64_t l) { return s->training ? l : 0; }
+/* bf16 training: converts the master weights into s->w16 (once per optimizer step). */
+void encoder_refresh_w16(struct nerc_state *s);
+
 /* Output of block `layer` (or the embeddings for layer -1) of the last forward.
  * An inference state keeps only the last block's output. */
 const float *encoder_hidden(const struct nerc_state *s, int32_t layer);
@@ -174,6 +186,11 @@ const float *encoder_hidden(const struct nerc_state *s, int32_t layer);
 /* BERT-style blocks drop out the attention output before its residual; DistilBERT does not. */
 static inline float encoder_attention_output_dropout(const struct nerc_state *s) {
     return s->m->cfg.family == FAMILY_DISTILBERT ? 0.0f : s->dropout_p;
+}
+
+/* The FFN activation of the config, as the fused kernels name it. */
+static inline act_kind encoder_act_kind(const encoder_config *c) {
+    return c->activation == ACT_RELU ? ACT_KIND_RELU : c->activation == ACT_GELU_TANH ? ACT_KIND_GELU_TANH : ACT_KIND_GELU;
 }
 
 /* Dropout stream ids: one per op so that masks never repeat. */

@@ -73,31 +73,31 @@ static nerc_status prepare_layout(struct nerc_state *s, const nerc_batch *b) {
 
 /* ---- forward ----------------------------------------------------------------- */
 
-static void activation_forward(const encoder_config *c, float *out, const float *inp, int64_t n) {
-    switch (c->activation) {
-    case ACT_RELU: relu_forward(out, inp, n); break;
-    case ACT_GELU_TANH: gelu_tanh_forward(out, inp, n); break;
-    case ACT_GELU: gelu_forward(out, inp, n); break;
-    }
-}
-
-static void add_inplace(float *y, const float *x, int64_t n) {
-#pragma omp parallel for schedule(static)
-    for (int64_t i = 0; i < n; i++)
-        y[i] += x[i];
-}
-
 /* out(N, OC) = inp(N, IC) W^T + b for the linear layer r, in the state's precision. */
 static nerc_status linear(struct nerc_state *s, linear_ref r, float *out, const float *inp) {
-    if (s->precision == NERC_PRECISION_BF16)
-        return linear_bf16_forward(s->bf16[r.index], out, inp, s->bf16_scratch, s->n_rows);
+    if (s->packed)
+        return linear_packed_forward(s->packed[r.index], out, inp, s->packed_scratch, s->n_rows);
+    if (s->w16)
+        return linear_autocast_forward(out, inp, s->w16 + s->w16_off[r.index], r.b, s->in16, s->n_rows, r.IC, r.OC);
     linear_forward(out, inp, r.w, r.b, s->n_rows, r.IC, r.OC);
     return NERC_OK;
 }
 
+/* The same without the bias where the caller's fused pass adds it: *bias is
+ * the bias still to add (NULL when the packed layer has added it). */
+static nerc_status linear_unbiased(struct nerc_state *s, linear_ref r, float *out, const float *inp,
+                                   const float **bias) {
+    *bias = s->packed ? NULL : r.b;
+    if (!s->packed)
+        r.b = NULL;
+    return linear(s, r, out, inp);
+}
+
 /* One transformer block (post-LN):
  *   res1 = dropout(out(attention(qkv(x)))) + x;  h1 = LN1(res1)
- *   res2 = dropout(fc2(act(fc1(h1)))) + h1;      h2 = LN2(res2) */
+ *   res2 = dropout(fc2(act(fc1(h1)))) + h1;      h2 = LN2(res2)
+ * The bias, dropout, residual and LayerNorm after each GEMM are one pass
+ * (kernels/fused.h), as are fc1's bias and the activation. */
 static nerc_status block_forward(struct nerc_state *s, int64_t l, const float *x) {
     const encoder_config *c = &s->m->cfg;
     layer_view p = encoder_layer(s->m, &s->m->p, l);
@@ -107,21 +107,20 @@ static nerc_status block_forward(struct nerc_state *s, int64_t l, const float *x
     float *res1 = s->res1 + sl * R * C, *h1 = s->h1 + sl * R * C, *fc1 = s->fc1 + sl * R * F;
     float *act = s->fc1_act + sl * R * F, *res2 = s->res2 + sl * R * C, *h2 = s->h2 + sl * R * C;
 #define LINEAR(op) encoder_linear(s->m, &s->m->p, l, op)
+    const float *bias;
     NERC_TRY(linear(s, LINEAR(LIN_QKV), qkv, x));
     attention_forward(ctx, att, qkv, &s->lay, C, H, s->att_dropout_p, s->dropout_seed, STREAM_ATT(l));
-    NERC_TRY(linear(s, LINEAR(LIN_OUT), res1, ctx));
-    dropout_forward(res1, N * C, encoder_attention_output_dropout(s), s->dropout_seed, STREAM_ATT_OUT(l));
-    add_inplace(res1, x, N * C);
-    layernorm_forward(h1, s->ln1_mean + sl * R, s->ln1_rstd + sl * R, res1, p.ln1_w, p.ln1_b, N, C,
-                      c->layer_norm_eps);
-    NERC_TRY(linear(s, LINEAR(LIN_FC1), fc1, h1));
-    activation_forward(c, act, fc1, N * F);
-    NERC_TRY(linear(s, LINEAR(LIN_FC2), res2, act));
+    NERC_TRY(linear_unbiased(s, LINEAR(LIN_OUT), res1, ctx, &bias));
+    bias_dropout_residual_layernorm_forward(res1, h1, s->ln1_mean + sl * R, s->ln1_rstd + sl * R, res1, bias, x,
+                                            p.ln1_w, p.ln1_b, N, C, c->layer_norm_eps,
+                                            encoder_attention_output_dropout(s), s->dropout_seed, STREAM_ATT_OUT(l));
+    NERC_TRY(linear_unbiased(s, LINEAR(LIN_FC1), fc1, h1, &bias));
+    bias_act_forward(s->training ? fc1 : NULL, act, fc1, bias, N, F, encoder_act_kind(c));
+    NERC_TRY(linear_unbiased(s, LINEAR(LIN_FC2), res2, act, &bias));
 #undef LINEAR
-    dropout_forward(res2, N * C, s->dropout_p, s->dropout_seed, STREAM_FFN(l));
-    add_inplace(res2, h1, N * C);
-    layernorm_forward(h2, s->ln2_mean + sl * R, s->ln2_rstd + sl * R, res2, p.ln2_w, p.ln2_b, N, C,
-                      c->layer_norm_eps);
+    bias_dropout_residual_layernorm_forward(res2, h2, s->ln2_mean + sl * R, s->ln2_rstd + sl * R, res2, bias, h1,
+                                            p.ln2_w, p.ln2_b, N, C, c->layer_norm_eps, s->dropout_p, s->dropout_seed,
+                                            STREAM_FFN(l));
     return NERC_OK;
 }
 
@@ -145,6 +144,8 @@ nerc_status encoder_forward(struct nerc_state *s, const nerc_batch *b, int train
     s->att_dropout_p = training ? c->attention_dropout : 0.0f;
     s->cls_dropout_p = training ? c->classifier_dropout : 0.0f;
     s->dropout_seed = seed;
+    if (s->w16)
+        encoder_refresh_w16(s); /* bf16 training: this step's weights */
     embeddings_forward(s, b);
     for (int64_t l = 0; l < L; l++)
         NERC_TRY(block_forward(s, l, l == 0 ? s->x0 : encoder_hidden(s, (int32_t)l - 1)));

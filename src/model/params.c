@@ -96,6 +96,12 @@ linear_ref encoder_linear(const struct nerc_model *m, const encoder_params *p, i
     return (linear_ref){v.fc2_w, v.fc2_b, F, C, index};
 }
 
+linear_ref encoder_linear_at(const struct nerc_model *m, const encoder_params *p, int32_t i) {
+    int64_t L = m->cfg.n_layers;
+    return i >= LIN_PER_LAYER * L ? encoder_classifier(m, p)
+                                  : encoder_linear(m, p, i / LIN_PER_LAYER, (layer_linear)(i % LIN_PER_LAYER));
+}
+
 /* ---- the HF tensor table ------------------------------------------------ */
 
 /* One tensor of a layer (or of the embeddings) under both naming schemes;

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "kernels/convert.h"
 #include "model/encoder.h"
 
 typedef struct {
@@ -89,20 +90,30 @@ nerc_status nerc_state_init(nerc_state **out, const nerc_model *m, int32_t max_s
     return NERC_OK;
 }
 
-static void free_bf16(struct nerc_state *s) {
+static void free_packed(struct nerc_state *s) {
     int32_t n = encoder_n_linears(s->m);
-    for (int32_t i = 0; s->bf16 && i < n; i++)
-        linear_bf16_free(s->bf16[i]);
-    free(s->bf16);
-    free(s->bf16_scratch);
-    s->bf16 = NULL;
-    s->bf16_scratch = NULL;
+    for (int32_t i = 0; s->packed && i < n; i++)
+        linear_packed_free(s->packed[i]);
+    free(s->packed);
+    free(s->packed_scratch);
+    s->packed = NULL;
+    s->packed_scratch = NULL;
+}
+
+static void free_autocast(struct nerc_state *s) {
+    free(s->w16);
+    free(s->w16_off);
+    free(s->in16);
+    free(s->out16);
+    s->w16 = s->in16 = s->out16 = NULL;
+    s->w16_off = NULL;
 }
 
 void nerc_state_free(nerc_state *s) {
     if (!s)
         return;
-    free_bf16(s);
+    free_packed(s);
+    free_autocast(s);
     free(s->act_mem);
     free(s->pos);
     free(s->grad_mem);
@@ -111,46 +122,73 @@ void nerc_state_free(nerc_state *s) {
     free(s);
 }
 
-nerc_status nerc_precision_parse(const char *name, nerc_precision *p) {
-    if (!strcmp(name, "fp32"))
-        *p = NERC_PRECISION_FP32;
-    else if (!strcmp(name, "bf16"))
-        *p = NERC_PRECISION_BF16;
-    else
-        return nerc_errorf(NERC_ERR_ARG, "unknown precision '%s' (fp32, bf16)", name);
-    return NERC_OK;
-}
-
-/* Packs every linear layer (encoder_linear's index order) into bf16. */
-static nerc_status make_bf16_linears(struct nerc_state *s) {
+/* Converts and packs every linear layer (encoder_linear's index order) once. */
+static nerc_status make_packed_linears(struct nerc_state *s, nerc_precision p) {
     const nerc_model *m = s->m;
     int64_t C = m->cfg.dim, F = m->cfg.hidden_dim;
     int32_t n = encoder_n_linears(m);
-    s->bf16 = calloc((size_t)n, sizeof *s->bf16);
-    s->bf16_scratch = malloc((size_t)(s->max_rows * (F > C ? F : C)) * sizeof *s->bf16_scratch);
-    if (!s->bf16 || !s->bf16_scratch)
-        return nerc_errorf(NERC_ERR_NOMEM, "out of memory for bf16 weights");
+    size_t scratch = (linear_packed_scratch_bytes(p, s->max_rows, F > C ? F : C) + 63) & ~(size_t)63;
+    s->packed = calloc((size_t)n, sizeof *s->packed);
+    s->packed_scratch = aligned_alloc(64, scratch);
+    if (!s->packed || !s->packed_scratch)
+        return nerc_errorf(NERC_ERR_NOMEM, "out of memory for %s weights", nerc_precision_name(p));
     for (int64_t l = 0; l < m->cfg.n_layers; l++)
         for (int op = 0; op < LIN_PER_LAYER; op++) {
             linear_ref r = encoder_linear(m, &m->p, l, (layer_linear)op);
-            NERC_TRY(linear_bf16_create(&s->bf16[r.index], r.w, r.b, r.IC, r.OC));
+            NERC_TRY(linear_packed_create(&s->packed[r.index], p, r.w, r.b, r.IC, r.OC));
         }
     linear_ref r = encoder_classifier(m, &m->p);
-    return linear_bf16_create(&s->bf16[r.index], r.w, r.b, r.IC, r.OC);
+    return linear_packed_create(&s->packed[r.index], p, r.w, r.b, r.IC, r.OC);
+}
+
+/* bf16 training: room for the bf16 weight copies and the matmul operands. */
+static nerc_status make_autocast(struct nerc_state *s) {
+    NERC_TRY(nerc_precision_check(NERC_PRECISION_BF16));
+    const nerc_model *m = s->m;
+    int32_t n = encoder_n_linears(m);
+    int64_t total = 0, widest = 1;
+    s->w16_off = malloc((size_t)n * sizeof *s->w16_off);
+    if (!s->w16_off)
+        return nerc_errorf(NERC_ERR_NOMEM, "out of memory");
+    for (int32_t i = 0; i < n; i++) {
+        linear_ref r = encoder_linear_at(m, &m->p, i);
+        s->w16_off[i] = total;
+        total += r.IC * r.OC;
+        widest = r.IC > widest ? r.IC : widest;
+        widest = r.OC > widest ? r.OC : widest;
+    }
+    s->w16 = malloc((size_t)total * sizeof *s->w16);
+    s->in16 = malloc((size_t)(s->max_rows * widest) * sizeof *s->in16);
+    s->out16 = malloc((size_t)(s->max_rows * widest) * sizeof *s->out16);
+    if (!s->w16 || !s->in16 || !s->out16)
+        return nerc_errorf(NERC_ERR_NOMEM, "cannot allocate bf16 weights and scratch (%.1f MiB)",
+                           (double)(total + 2 * s->max_rows * widest) * 2.0 / 1048576.0);
+    return NERC_OK;
+}
+
+void encoder_refresh_w16(struct nerc_state *s) {
+    int32_t n = encoder_n_linears(s->m);
+    for (int32_t i = 0; i < n; i++) {
+        linear_ref r = encoder_linear_at(s->m, &s->m->p, i);
+        f32_to_bf16(s->w16 + s->w16_off[i], r.w, r.IC * r.OC);
+    }
 }
 
 nerc_status nerc_state_set_precision(nerc_state *s, nerc_precision p) {
     if (p == s->precision)
         return NERC_OK;
-    free_bf16(s);
+    free_packed(s);
+    free_autocast(s);
     s->precision = NERC_PRECISION_FP32;
     if (p == NERC_PRECISION_FP32)
         return NERC_OK;
-    if (s->training)
-        return nerc_errorf(NERC_ERR_ARG, "bf16 precision is for inference; this state is made for training");
-    nerc_status st = make_bf16_linears(s);
+    if (s->training && p != NERC_PRECISION_BF16)
+        return nerc_errorf(NERC_ERR_ARG, "%s precision is for inference; training takes fp32 or bf16",
+                           nerc_precision_name(p));
+    nerc_status st = s->training ? make_autocast(s) : make_packed_linears(s, p);
     if (st != NERC_OK) {
-        free_bf16(s);
+        free_packed(s);
+        free_autocast(s);
         return st;
     }
     s->precision = p;

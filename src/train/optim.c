@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "kernels/adamw.h"
 
 adamw_hparams adamw_defaults(void) { return (adamw_hparams){0.9f, 0.999f, 1e-8f, 0.0f}; }
 
@@ -27,21 +28,6 @@ void adamw_free(adamw_state *a) {
     memset(a, 0, sizeof *a);
 }
 
-/* The float32 arithmetic of torch's single-tensor AdamW for one tensor. */
-static void adamw_tensor(float *p, float *m, float *v, const float *grad, float gs, int64_t n, float decay_factor,
-                         float b1, float b2, float step_size, float bc2_sqrt, float eps) {
-    float one_minus_b1 = 1.0f - b1, one_minus_b2 = 1.0f - b2;
-#pragma omp parallel for schedule(static)
-    for (int64_t i = 0; i < n; i++) {
-        float g = grad[i] * gs;
-        p[i] *= decay_factor;
-        m[i] = m[i] * b1 + g * one_minus_b1;
-        v[i] = v[i] * b2 + g * g * one_minus_b2;
-        float denom = sqrtf(v[i]) / bc2_sqrt + eps;
-        p[i] += -step_size * (m[i] / denom);
-    }
-}
-
 void adamw_step(adamw_state *a, struct nerc_model *m, const float *grads, float grad_scale, double lr,
                 const adamw_hparams *hp) {
     a->step++;
@@ -54,7 +40,7 @@ void adamw_step(adamw_state *a, struct nerc_model *m, const float *grads, float 
             continue;
         float wd = t->no_decay ? 0.0f : hp->weight_decay;
         float decay_factor = (float)(1.0 - lr * (double)wd);
-        adamw_tensor(m->params_mem + t->offset, a->m + t->offset, a->v + t->offset, grads + t->offset, grad_scale, t->numel,
+        adamw_update(m->params_mem + t->offset, a->m + t->offset, a->v + t->offset, grads + t->offset, grad_scale, t->numel,
                      decay_factor, hp->beta1, hp->beta2, step_size, bc2_sqrt, hp->eps);
     }
 }

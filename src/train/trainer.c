@@ -114,6 +114,7 @@ static nerc_status setup_compute(trainer *t) {
     if (t->enc_test)
         NERC_TRY(batch_capacity(t->enc_test, p->batch_size, &rows, &att));
     NERC_TRY(nerc_state_init(&t->s, t->m, p->batch_size, rows, att, 1));
+    NERC_TRY(nerc_state_set_precision(t->s, p->precision));
     NERC_TRY(nerc_batcher_init(&t->bt, t->enc_train, p->batch_size));
     NERC_TRY(adamw_init(&t->opt, t->m->n_params));
     t->hp = (adamw_hparams){(float)p->adam_beta1, (float)p->adam_beta2, (float)p->adam_eps, (float)p->weight_decay};
@@ -422,7 +423,10 @@ static nerc_status check_params(const nerc_train_params *p) {
         p->max_length < 3 || p->stride < 0 || p->weight_decay < 0.0 || p->warmup_ratio < 0.0 || p->warmup_ratio > 1.0)
         return nerc_errorf(NERC_ERR_ARG, "invalid training parameters (batch size, grad accum, lr, epochs, max length, "
                                          "stride, weight decay, warmup ratio)");
-    return NERC_OK;
+    if (p->precision != NERC_PRECISION_FP32 && p->precision != NERC_PRECISION_BF16)
+        return nerc_errorf(NERC_ERR_ARG, "%s precision is for inference; training takes fp32 or bf16",
+                           nerc_precision_name(p->precision));
+    return nerc_precision_check(p->precision); /* before any work: no SIGILL, no emulation */
 }
 
 /* One line that says what this run will do. */
@@ -434,12 +438,12 @@ static void describe_run(const trainer *t) {
         at += (size_t)snprintf(labels + at, sizeof labels - at, "%s%s", i ? " " : "", t->m->cfg.labels[i]);
     snprintf(msg, sizeof msg,
              "model %s%s: %.1fM parameters, %d labels (%s); %lld steps (%lld per epoch), batch %d x %d, lr %g "
-             "linear with %lld warmup steps, weight decay %g, dropout %g, label mode %s, seed %llu, %d threads",
+             "linear with %lld warmup steps, weight decay %g, dropout %g, label mode %s, seed %llu, %s, %d threads",
              p->model, p->init_random ? " (random init)" : "", (double)t->m->n_params / 1e6, t->m->cfg.n_labels, labels,
              (long long)t->total_steps, (long long)t->steps_per_epoch, p->batch_size, p->grad_accum, p->lr,
              (long long)t->warmup_steps, p->weight_decay, (double)t->m->cfg.dropout,
              nerc_label_mode_name(p->label_mode),
-             (unsigned long long)p->seed, nerc_get_threads());
+             (unsigned long long)p->seed, nerc_precision_name(p->precision), nerc_get_threads());
     info(t, msg);
 }
 

@@ -1,0 +1,130 @@
+/* Fused elementwise passes (fused.h), compiled once per ISA level
+ * (kernels/simd.h). Each row is read once and written once. */
+#include "kernels/fused.h"
+
+#include <omp.h>
+
+#include "kernels/simd.h"
+
+/* An inner loop once per activation kind, chosen outside it: a per-element
+ * switch would keep the compiler from vectorising. */
+#define FOR_EACH_KIND(kind, LOOP)                                                                                      \
+    switch (kind) {                                                                                                    \
+    case ACT_KIND_GELU: LOOP(ACT_KIND_GELU); break;                                                                    \
+    case ACT_KIND_GELU_TANH: LOOP(ACT_KIND_GELU_TANH); break;                                                          \
+    case ACT_KIND_RELU: LOOP(ACT_KIND_RELU); break;                                                                    \
+    }
+
+void SIMD_NAME(bias_act_forward)(float *pre, float *act, const float *y, const float *bias, int64_t N, int64_t F,
+                                 act_kind kind) {
+#pragma omp parallel for schedule(static)
+    for (int64_t n = 0; n < N; n++) {
+        const float *yr = y + n * F;
+        float *ar = act + n * F, *pr = pre ? pre + n * F : NULL;
+#define BIAS_ACT(K)                                                                                                    \
+    for (int64_t f = 0; f < F; f++) {                                                                                  \
+        float x = bias ? yr[f] + bias[f] : yr[f];                                                                      \
+        if (pr)                                                                                                        \
+            pr[f] = x;                                                                                                 \
+        ar[f] = act_value(K, x);                                                                                       \
+    }
+        FOR_EACH_KIND(kind, BIAS_ACT)
+#undef BIAS_ACT
+    }
+}
+
+void SIMD_NAME(bias_dropout_residual_layernorm_forward)(float *res, float *out, float *mean, float *rstd,
+                                                        const float *y, const float *bias, const float *resid,
+                                                        const float *weight, const float *ln_bias, int64_t N,
+                                                        int64_t C, float eps, float p, uint64_t seed,
+                                                        uint64_t stream) {
+#pragma omp parallel for schedule(static)
+    for (int64_t n = 0; n < N; n++) {
+        const float *yr = y + n * C, *xr = resid + n * C;
+        float *r = res + n * C;
+        for (int64_t c = 0; c < C; c++) {
+            float v = bias ? yr[c] + bias[c] : yr[c];
+            if (p > 0.0f)
+                v *= dropout_scale(p, seed, stream, (uint64_t)(n * C + c));
+            r[c] = v + xr[c];
+        }
+        layernorm_row(out + n * C, &mean[n], &rstd[n], r, weight, ln_bias, C, eps);
+    }
+}
+
+/* Column sums over the rows: each task takes a block of columns and walks
+ * every row over it, summing in double in row order, so the bits do not
+ * depend on the block width or the threads (and equal ops.c's column loops).
+ * Blocks as wide as the threads allow (up to COL_BLOCK_MAX): each row is read
+ * as one contiguous run, not one page per 64 columns. */
+#define COL_BLOCK_MAX 1024
+
+static int64_t col_block(int64_t C) {
+    int64_t t = omp_get_max_threads(), w = (C + t - 1) / t;
+    w = (w + 15) / 16 * 16;
+    return w < 16 ? 16 : w > COL_BLOCK_MAX ? COL_BLOCK_MAX : w;
+}
+
+/* dweight, dbias of a LayerNorm: column sums over the rows. */
+static void layernorm_param_grads(float *dweight, float *dbias, const float *dout, const float *res, const float *mean,
+                                  const float *rstd, int64_t N, int64_t C) {
+    int64_t width = col_block(C), blocks = (C + width - 1) / width;
+#pragma omp parallel for schedule(static)
+    for (int64_t bl = 0; bl < blocks; bl++) {
+        int64_t c0 = bl * width, w = C - c0 < width ? C - c0 : width;
+        double sw[COL_BLOCK_MAX] = {0}, sb[COL_BLOCK_MAX] = {0};
+        for (int64_t n = 0; n < N; n++) {
+            const float *d = dout + n * C + c0, *x = res + n * C + c0;
+            float m = mean[n], rs = rstd[n];
+            for (int64_t c = 0; c < w; c++) {
+                sw[c] += (double)d[c] * ((x[c] - m) * rs);
+                sb[c] += d[c];
+            }
+        }
+        for (int64_t c = 0; c < w; c++) {
+            dweight[c0 + c] += (float)sw[c];
+            dbias[c0 + c] += (float)sb[c];
+        }
+    }
+}
+
+void SIMD_NAME(layernorm_dropout_backward)(float *dy, float *dresid, float *dweight, float *dln_bias,
+                                           const float *dout, const float *res, const float *weight, const float *mean,
+                                           const float *rstd, int64_t N, int64_t C, float p, uint64_t seed,
+                                           uint64_t stream) {
+#pragma omp parallel for schedule(static)
+    for (int64_t n = 0; n < N; n++) {
+        float *g = dresid + n * C;
+        layernorm_row_backward(g, dout + n * C, res + n * C, weight, mean[n], rstd[n], C, 0);
+        if (!dy)
+            continue;
+        float *d = dy + n * C;
+        for (int64_t c = 0; c < C; c++)
+            d[c] = p > 0.0f ? g[c] * dropout_scale(p, seed, stream, (uint64_t)(n * C + c)) : g[c];
+    }
+    layernorm_param_grads(dweight, dln_bias, dout, res, mean, rstd, N, C);
+}
+
+void SIMD_NAME(act_bias_backward)(float *dpre, float *dbias, const float *dact, const float *pre, int64_t N, int64_t F,
+                                  act_kind kind) {
+    int64_t width = col_block(F), blocks = (F + width - 1) / width;
+#pragma omp parallel for schedule(static)
+    for (int64_t bl = 0; bl < blocks; bl++) {
+        int64_t f0 = bl * width, w = F - f0 < width ? F - f0 : width;
+        double acc[COL_BLOCK_MAX] = {0};
+        for (int64_t n = 0; n < N; n++) {
+            const float *da = dact + n * F + f0, *x = pre + n * F + f0;
+            float *d = dpre + n * F + f0;
+#define ACT_BACK(K)                                                                                                    \
+    for (int64_t f = 0; f < w; f++) {                                                                                  \
+        d[f] = da[f] * act_slope(K, x[f]);                                                                             \
+        acc[f] += d[f];                                                                                                \
+    }
+            FOR_EACH_KIND(kind, ACT_BACK)
+#undef ACT_BACK
+        }
+        if (dbias)
+            for (int64_t f = 0; f < w; f++)
+                dbias[f0 + f] += (float)acc[f];
+    }
+}

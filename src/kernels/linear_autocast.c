@@ -1,0 +1,35 @@
+/* bf16 mixed-precision linear layers for training (math in linear_autocast.h). */
+#include "kernels/linear_autocast.h"
+
+#include <string.h>
+
+#include "core/error.h"
+#include "kernels/convert.h"
+#include "kernels/gemm.h"
+#include "kernels/ops.h"
+
+nerc_status linear_autocast_forward(float *out, const float *inp, const uint16_t *w16, const float *bias,
+                                    uint16_t *in16, int64_t N, int64_t IC, int64_t OC) {
+    if (bias) {
+#pragma omp parallel for schedule(static)
+        for (int64_t n = 0; n < N; n++)
+            memcpy(out + n * OC, bias, (size_t)OC * sizeof *out);
+    }
+    f32_to_bf16(in16, inp, N * IC);
+    return gemm_bf16(0, 1, N, OC, IC, in16, w16, bias ? 1.0f : 0.0f, out);
+}
+
+nerc_status linear_autocast_backward(float *dinp, float *dweight, float *dbias, const float *dout, const float *inp,
+                                     const uint16_t *w16, uint16_t *in16, uint16_t *out16, int64_t N, int64_t IC,
+                                     int64_t OC) {
+    f32_to_bf16(out16, dout, N * OC);
+    if (dinp)
+        NERC_TRY(gemm_bf16(0, 0, N, IC, OC, out16, w16, 1.0f, dinp));
+    if (dweight) {
+        f32_to_bf16(in16, inp, N * IC);
+        NERC_TRY(gemm_bf16(1, 0, OC, IC, N, out16, in16, 1.0f, dweight));
+    }
+    if (dbias) /* the fp32 reduction of linear_backward */
+        linear_backward(NULL, NULL, dbias, dout, NULL, NULL, N, IC, OC);
+    return NERC_OK;
+}

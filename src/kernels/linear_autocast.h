@@ -1,0 +1,24 @@
+/* Linear layers of bf16 mixed-precision training, torch.autocast(bfloat16)
+ * semantics: the matmuls of forward AND backward take bf16 operands and
+ * accumulate in fp32; weights, gradients, bias and everything outside the
+ * matmuls stay fp32 (the master weights live in fp32; w16 is their bf16 copy,
+ * refreshed after every optimizer step). */
+#ifndef NERC_KERNELS_LINEAR_AUTOCAST_H
+#define NERC_KERNELS_LINEAR_AUTOCAST_H
+
+#include <stdint.h>
+
+#include "nerc/common.h"
+
+/* out(N,OC) = bf16(inp)(N,IC) @ w16(OC,IC)^T + bias(OC) (bias may be NULL).
+ * in16: scratch of N*IC bf16 values. */
+nerc_status linear_autocast_forward(float *out, const float *inp, const uint16_t *w16, const float *bias,
+                                    uint16_t *in16, int64_t N, int64_t IC, int64_t OC);
+/* dinp(N,IC) += bf16(dout) @ w16;  dweight(OC,IC) += bf16(dout)^T @ bf16(inp);
+ * dbias(OC) += sum_n dout (fp32). Any output may be NULL. Scratch: in16 of
+ * N*IC and out16 of N*OC bf16 values. */
+nerc_status linear_autocast_backward(float *dinp, float *dweight, float *dbias, const float *dout, const float *inp,
+                                     const uint16_t *w16, uint16_t *in16, uint16_t *out16, int64_t N, int64_t IC,
+                                     int64_t OC);
+
+#endif

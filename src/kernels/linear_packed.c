@@ -1,0 +1,51 @@
+/* Reduced-precision inference linear layers behind one interface. */
+#include "kernels/linear_packed.h"
+
+#include <stdlib.h>
+
+#include "core/error.h"
+#include "kernels/linear_bf16.h"
+#include "kernels/linear_int8.h"
+
+struct linear_packed {
+    nerc_precision p;
+    linear_bf16 *bf16;
+    linear_int8 *int8;
+};
+
+nerc_status linear_packed_create(linear_packed **out, nerc_precision p, const float *weight, const float *bias,
+                                 int64_t IC, int64_t OC) {
+    *out = NULL;
+    if (p != NERC_PRECISION_BF16 && p != NERC_PRECISION_INT8)
+        return nerc_errorf(NERC_ERR_ARG, "packed linear layers are bf16 or int8 (got precision %d)", (int)p);
+    NERC_TRY(nerc_precision_check(p));
+    linear_packed *l = calloc(1, sizeof *l);
+    if (!l)
+        return nerc_errorf(NERC_ERR_NOMEM, "out of memory");
+    l->p = p;
+    nerc_status st = p == NERC_PRECISION_BF16 ? linear_bf16_create(&l->bf16, weight, bias, IC, OC)
+                                              : linear_int8_create(&l->int8, weight, bias, IC, OC);
+    if (st != NERC_OK) {
+        free(l);
+        return st;
+    }
+    *out = l;
+    return NERC_OK;
+}
+
+void linear_packed_free(linear_packed *l) {
+    if (!l)
+        return;
+    linear_bf16_free(l->bf16);
+    linear_int8_free(l->int8);
+    free(l);
+}
+
+size_t linear_packed_scratch_bytes(nerc_precision p, int64_t N, int64_t IC) {
+    return p == NERC_PRECISION_INT8 ? linear_int8_scratch_bytes(N, IC) : (size_t)(N * IC) * sizeof(uint16_t);
+}
+
+nerc_status linear_packed_forward(const linear_packed *l, float *out, const float *inp, void *scratch, int64_t N) {
+    return l->p == NERC_PRECISION_INT8 ? linear_int8_forward(l->int8, out, inp, scratch, N)
+                                       : linear_bf16_forward(l->bf16, out, inp, scratch, N);
+}

@@ -1,0 +1,58 @@
+/* Activation quantization and GEMM dequantization for int8 inference
+ * (compiled once per ISA level, kernels/simd.h; math in quant.h). */
+#include <string.h>
+
+#include "kernels/quant.h"
+#include "kernels/simd.h"
+
+void SIMD_NAME(quantize_rows_u8)(uint8_t *q, float *scale, int32_t *zero, const float *x, int64_t N, int64_t C,
+                                 int32_t qmax) {
+#pragma omp parallel for schedule(static)
+    for (int64_t n = 0; n < N; n++) {
+        const float *r = x + n * C;
+        /* 16 lanes of running min / max (a vector register's worth: vectorises without fast-math) */
+        float los[16] = {0}, his[16] = {0}, lo = 0.0f, hi = 0.0f;
+        int64_t c = 0;
+        for (; c + 16 <= C; c += 16)
+            for (int k = 0; k < 16; k++) {
+                los[k] = r[c + k] < los[k] ? r[c + k] : los[k];
+                his[k] = r[c + k] > his[k] ? r[c + k] : his[k];
+            }
+        for (; c < C; c++) {
+            lo = r[c] < lo ? r[c] : lo;
+            hi = r[c] > hi ? r[c] : hi;
+        }
+        for (int k = 0; k < 16; k++) {
+            lo = los[k] < lo ? los[k] : lo;
+            hi = his[k] > hi ? his[k] : hi;
+        }
+        float s = (hi - lo) / (float)qmax;
+        s = s > 0.0f ? s : 1.0f;
+        float inv = 1.0f / s, zp = __builtin_rintf(-lo * inv), top = (float)qmax;
+        zp = zp < 0.0f ? 0.0f : zp > top ? top : zp;
+        uint8_t *o = q + n * C;
+        for (int64_t j = 0; j < C; j++) {
+            float v = __builtin_rintf(r[j] * inv) + zp;
+            v = v < 0.0f ? 0.0f : v > top ? top : v;
+            o[j] = (uint8_t)(int32_t)v;
+        }
+        scale[n] = s;
+        zero[n] = (int32_t)zp;
+    }
+}
+
+void SIMD_NAME(dequantize_rows)(void *io, const float *row_scale, const int32_t *row_zero, const float *col_scale,
+                                const int32_t *col_sum, const float *bias, int64_t N, int64_t OC) {
+#pragma omp parallel for schedule(static)
+    for (int64_t n = 0; n < N; n++) {
+        char *row = (char *)io + (size_t)(n * OC) * 4;
+        float rs = row_scale[n];
+        int32_t rz = row_zero[n];
+        for (int64_t o = 0; o < OC; o++) {
+            int32_t acc;
+            memcpy(&acc, row + 4 * o, 4);
+            float v = rs * col_scale[o] * (float)(acc - rz * col_sum[o]) + (bias ? bias[o] : 0.0f);
+            memcpy(row + 4 * o, &v, 4);
+        }
+    }
+}

@@ -1,0 +1,105 @@
+/* Per-element and per-row math shared by the plain ops (ops.c) and their
+ * fused forms (fused.c), so that both compute the same bits: the activations
+ * and their slopes, a dropout element's scale, one LayerNorm row. */
+#ifndef NERC_KERNELS_ROWS_H
+#define NERC_KERNELS_ROWS_H
+
+#include <math.h>
+#include <stdint.h>
+
+#include "core/rng.h"
+#include "kernels/vmath.h"
+
+/* The activations of the FFN (kernels/fused.h names them for the model). */
+typedef enum { ACT_KIND_GELU = 0, ACT_KIND_GELU_TANH, ACT_KIND_RELU } act_kind;
+
+#define INV_SQRT2 0.70710678118654752440f
+#define INV_SQRT_2PI 0.39894228040143267794f
+#define SQRT_2_OVER_PI 0.79788456080286535588f
+#define GELU_TANH_A 0.044715f
+
+/* tanh(u) = 1 - 2 / (exp(2u) + 1): exact limits at +-inf through vm_expf. */
+static inline float tanh_v(float u) { return 1.0f - 2.0f / (vm_expf(2.0f * u) + 1.0f); }
+
+/* Exact GELU 0.5 x (1 + erf(x / sqrt 2)). */
+static inline float gelu_value(float x) { return 0.5f * x * (1.0f + vm_erff(x * INV_SQRT2)); }
+/* d/dx: Phi(x) + x phi(x). */
+static inline float gelu_slope(float x) {
+    float cdf = 0.5f * (1.0f + vm_erff(x * INV_SQRT2));
+    float pdf = INV_SQRT_2PI * vm_expf(-0.5f * x * x);
+    return cdf + x * pdf;
+}
+/* GELU with the tanh approximation (gelu_new). */
+static inline float gelu_tanh_value(float x) {
+    return 0.5f * x * (1.0f + tanh_v(SQRT_2_OVER_PI * (x + GELU_TANH_A * x * x * x)));
+}
+static inline float gelu_tanh_slope(float x) {
+    if (x > 10.0f || x < -10.0f) /* tanh is +-1 in float: slope 1 or 0 (and no inf * 0) */
+        return x > 0.0f ? 1.0f : 0.0f;
+    float t = tanh_v(SQRT_2_OVER_PI * (x + GELU_TANH_A * x * x * x));
+    float dt = SQRT_2_OVER_PI * (1.0f + 3.0f * GELU_TANH_A * x * x);
+    return 0.5f * (1.0f + t) + 0.5f * x * (1.0f - t * t) * dt;
+}
+
+static inline float act_value(act_kind k, float x) {
+    return k == ACT_KIND_RELU ? (x > 0.0f ? x : 0.0f) : k == ACT_KIND_GELU_TANH ? gelu_tanh_value(x) : gelu_value(x);
+}
+static inline float act_slope(act_kind k, float x) {
+    return k == ACT_KIND_RELU ? (x > 0.0f ? 1.0f : 0.0f) : k == ACT_KIND_GELU_TANH ? gelu_tanh_slope(x) : gelu_slope(x);
+}
+
+/* keep / (1 - p) for element i of a dropout stream. */
+static inline float dropout_scale(float p, uint64_t seed, uint64_t stream, uint64_t i) {
+    return rng_hash_uniform(seed, stream, i) >= p ? 1.0f / (1.0f - p) : 0.0f;
+}
+
+/* sum_c f(c) in double over 8 interleaved partial sums (a vector register's
+ * worth, so the compiler vectorises; the order is fixed, so are the bits). */
+#define ROW_SUM8(out, C, expr)                                                                                         \
+    do {                                                                                                               \
+        double acc_[8] = {0};                                                                                          \
+        int64_t c = 0;                                                                                                 \
+        for (; c + 8 <= (C); c += 8)                                                                                   \
+            for (int k_ = 0; k_ < 8; k_++) {                                                                           \
+                int64_t i_ = c + k_;                                                                                   \
+                acc_[k_] += (expr);                                                                                    \
+            }                                                                                                          \
+        double s_ = 0.0;                                                                                               \
+        for (int k_ = 0; k_ < 8; k_++)                                                                                 \
+            s_ += acc_[k_];                                                                                            \
+        for (int64_t i_ = c; i_ < (C); i_++)                                                                           \
+            s_ += (expr);                                                                                              \
+        (out) = s_;                                                                                                    \
+    } while (0)
+
+/* y = (x - mean) * rstd * w + b over one row of C, mean and variance in double. */
+static inline void layernorm_row(float *restrict y, float *mean, float *rstd, const float *restrict x,
+                                 const float *restrict w, const float *restrict b, int64_t C, float eps) {
+    double m, v;
+    ROW_SUM8(m, C, (double)x[i_]);
+    m /= (double)C;
+    ROW_SUM8(v, C, ((double)x[i_] - m) * ((double)x[i_] - m));
+    v /= (double)C;
+    float mf = (float)m, rs = (float)(1.0 / sqrt(v + (double)eps));
+    for (int64_t c = 0; c < C; c++)
+        y[c] = (x[c] - mf) * rs * w[c] + b[c];
+    *mean = mf;
+    *rstd = rs;
+}
+
+/* dx (=, or += when accumulate) of one LayerNorm row given dy:
+ * xhat = (x - mean) rstd; g = dy w; dx = rstd (g - mean(g) - xhat mean(g xhat)). */
+static inline void layernorm_row_backward(float *restrict dx, const float *restrict dy, const float *restrict x,
+                                          const float *restrict w, float m, float rs, int64_t C, int accumulate) {
+    double sum_g, sum_gx;
+    ROW_SUM8(sum_g, C, (double)dy[i_] * w[i_]);
+    ROW_SUM8(sum_gx, C, (double)dy[i_] * w[i_] * ((x[i_] - m) * rs));
+    float mg = (float)(sum_g / (double)C), mgx = (float)(sum_gx / (double)C);
+    for (int64_t c = 0; c < C; c++) {
+        float xhat = (x[c] - m) * rs;
+        float d = rs * (dy[c] * w[c] - mg - xhat * mgx);
+        dx[c] = accumulate ? dx[c] + d : d;
+    }
+}
+
+#endif

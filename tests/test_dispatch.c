@@ -1,0 +1,141 @@
+/* Runtime ISA dispatch: the level in use follows the CPU and NERC_ISA; every
+ * available level of nerc's kernels gives the same logits, loss and gradients
+ * (forward + backward with dropout on) within fp32 tolerance, and the same
+ * bits where the kernel is elementwise (bf16 conversion, AdamW). A level this
+ * CPU lacks is reported as skipped. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/cpu.h"
+#include "core/rng.h"
+#include "kernels/adamw.h"
+#include "kernels/convert.h"
+#include "kernels/simd.h"
+#include "model/encoder.h"
+#include "nerc.h"
+#include "test.h"
+
+#define SEQS 4
+#define LEN 24
+
+typedef struct {
+    float *logits, *grads;
+    double loss;
+} run_out;
+
+/* One training forward (dropout on, fixed seed) + backward on a fixed batch. */
+static void run_model(nerc_model *m, run_out *o) {
+    rng_state r;
+    rng_seed(&r, 11);
+    int32_t ids[SEQS * LEN], pos[SEQS * LEN], labels[SEQS * LEN], offs[SEQS + 1];
+    int32_t K = nerc_model_num_labels(m);
+    for (int b = 0; b <= SEQS; b++)
+        offs[b] = b * LEN - (b > 0 ? b : 0); /* lengths 23, 23, 23, 27: uneven */
+    offs[SEQS] = SEQS * LEN;
+    for (int i = 0; i < SEQS * LEN; i++) {
+        ids[i] = 1000 + (int32_t)rng_below(&r, 20000);
+        labels[i] = i % 5 == 0 ? NERC_IGNORE_INDEX : (int32_t)rng_below(&r, (uint64_t)K);
+    }
+    for (int b = 0; b < SEQS; b++)
+        for (int i = offs[b]; i < offs[b + 1]; i++)
+            pos[i] = i - offs[b];
+    nerc_batch batch = {SEQS, SEQS * LEN, ids, pos, labels, offs, NULL};
+    nerc_state *s = NULL;
+    CHECK_OK(nerc_state_init(&s, m, SEQS, SEQS * LEN, 2 * SEQS * LEN * LEN, 1));
+    if (!s)
+        return;
+    nerc_state_zero_grad(s);
+    CHECK_OK(nerc_forward(s, &batch, 1, 77));
+    CHECK_OK(nerc_loss(s, &batch, 0.0, &o->loss));
+    CHECK_OK(nerc_backward(s, &batch));
+    size_t nl = (size_t)(SEQS * LEN * K), np = (size_t)nerc_model_num_params(m);
+    o->logits = malloc(nl * sizeof(float));
+    o->grads = malloc(np * sizeof(float));
+    memcpy(o->logits, nerc_state_logits(s), nl * sizeof(float));
+    memcpy(o->grads, s->grad_mem, np * sizeof(float));
+    nerc_state_free(s);
+}
+
+static double max_diff(const float *a, const float *b, int64_t n, double *range) {
+    double d = 0.0;
+    *range = 0.0;
+    for (int64_t i = 0; i < n; i++) {
+        d = fmax(d, fabs((double)a[i] - b[i]));
+        *range = fmax(*range, fabs((double)a[i]));
+    }
+    return d;
+}
+
+static void compare_levels(const char *dir) {
+    nerc_model *m = NULL;
+    CHECK_OK(nerc_model_load(&m, dir, NULL, 0, 0));
+    if (!m)
+        return;
+    nerc_model_set_dropout(m, 0.1f, 0.1f);
+    run_out ref = {0}, got = {0};
+    simd_select(CPU_ISA_AVX2);
+    CHECK(!strcmp(simd_get()->level, "avx2") && simd_get()->gelu_forward == simd_kernels_avx2.gelu_forward);
+    run_model(m, &ref);
+    simd_select(CPU_ISA_AVX512);
+    CHECK(!strcmp(simd_get()->level, "avx512") && simd_get()->gelu_forward != simd_kernels_avx2.gelu_forward);
+    run_model(m, &got);
+    simd_select(cpu_isa());
+    if (ref.logits && got.logits) {
+        int32_t K = nerc_model_num_labels(m);
+        double rl, rg;
+        double dl = max_diff(ref.logits, got.logits, SEQS * LEN * K, &rl);
+        double dg = max_diff(ref.grads, got.grads, nerc_model_num_params(m), &rg);
+        /* the levels differ only in summation order (vector width): fp32 rounding */
+        CHECK_MSG(dl <= 1e-5 * (1.0 + rl), "%s: logits avx2 vs avx512 differ by %.3g (range %.3g)", dir, dl, rl);
+        CHECK_MSG(dg <= 1e-5 * (1.0 + rg), "%s: gradients avx2 vs avx512 differ by %.3g (range %.3g)", dir, dg, rg);
+        CHECK_NEAR(ref.loss, got.loss, 1e-6 * (1.0 + fabs(ref.loss)));
+        printf("  %s: avx2 vs avx512 kernels: logits %.2e, gradients %.2e, loss %.2e apart\n", dir, dl, dg,
+               fabs(ref.loss - got.loss));
+    }
+    free(ref.logits), free(ref.grads), free(got.logits), free(got.grads);
+    nerc_model_free(m);
+}
+
+/* Elementwise kernels give the same bits at every level. */
+static void compare_elementwise(void) {
+    enum { N = 1037 };
+    static float x[N], p[2][N], mo[2][N], v[2][N], g[N];
+    static uint16_t h[2][N];
+    rng_state r;
+    rng_seed(&r, 5);
+    for (int i = 0; i < N; i++) {
+        x[i] = (float)rng_normal(&r) * 3.0f;
+        g[i] = (float)rng_normal(&r) * 0.01f;
+        p[0][i] = p[1][i] = (float)rng_normal(&r);
+        mo[0][i] = mo[1][i] = v[0][i] = v[1][i] = 0.0f;
+    }
+    x[0] = NAN, x[1] = INFINITY, x[2] = -0.0f, x[3] = 1e-40f;
+    for (int l = 0; l < 2; l++) {
+        simd_select(l == 0 ? CPU_ISA_AVX2 : CPU_ISA_AVX512);
+        f32_to_bf16(h[l], x, N);
+        for (int step = 0; step < 3; step++)
+            adamw_update(p[l], mo[l], v[l], g, 0.5f, N, 0.999f, 0.9f, 0.999f, 1e-3f, 0.03f, 1e-8f);
+    }
+    simd_select(cpu_isa());
+    CHECK(!memcmp(h[0], h[1], sizeof h[0]));
+    CHECK(!memcmp(p[0], p[1], sizeof p[0]) && !memcmp(v[0], v[1], sizeof v[0]));
+}
+
+int main(void) {
+    const char *env = getenv("NERC_ISA");
+    printf("%s\n", nerc_cpu_info());
+    CHECK(cpu_isa() >= CPU_ISA_AVX2 && cpu_isa() <= cpu_isa_detected());
+    CHECK(!strcmp(simd_get()->level, cpu_isa_name(cpu_isa())));
+    if (env && !strcmp(env, "avx2"))
+        CHECK_MSG(cpu_isa() == CPU_ISA_AVX2 && !cpu_bf16_native(), "NERC_ISA=avx2 not honoured: %s",
+                  cpu_isa_name(cpu_isa()));
+    if (cpu_isa_detected() < CPU_ISA_AVX512) {
+        SKIP("avx512 kernels against avx2: this CPU (%s) lacks AVX-512", cpu_features_get()->brand);
+        return test_report("test_dispatch");
+    }
+    compare_elementwise();
+    compare_levels(SHARED_DIR "/fixtures/model/tiny");
+    compare_levels(SHARED_DIR "/fixtures/model/small");
+    return test_report("test_dispatch");
+}
