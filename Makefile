@@ -3,9 +3,11 @@
 #   make sanitize        ASan+UBSan build of everything into build-san/
 #   make fuzz            libFuzzer targets (clang) into build-fuzz/
 #   make bench           benchmarks (see bench/README.md)
+#   make MPI=1           the same with MPI (Open MPI: mpirun -np N nerc ...) into build-mpi/
 
 CC      ?= cc
-BUILD   ?= build
+MPI     ?=
+BUILD   ?= $(if $(MPI),build-mpi,build)
 OPT     ?= -O3 -march=native
 SAN     ?=
 IS_CLANG := $(shell $(CC) --version 2>/dev/null | grep -qi clang && echo 1)
@@ -17,9 +19,17 @@ CFLAGS  = -std=c17 -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
           -D_GNU_SOURCE -Iinclude -Isrc $(OMPFLAG) $(OPT) -g $(SAN) $(EXTRA_CFLAGS)
 LDLIBS  = -ldnnl -ljansson -lcurl -lcrypto -lm
 LDFLAGS = $(OMPFLAG) $(SAN)
+# MPI=1: src/dist over Open MPI (flags from pkg-config ompi-c, else mpicc);
+# without it src/dist is the single-rank stub and nothing needs MPI.
+ifneq ($(MPI),)
+MPI_CFLAGS := $(shell pkg-config --cflags ompi-c 2>/dev/null || mpicc --showme:compile)
+MPI_LIBS   := $(shell pkg-config --libs ompi-c 2>/dev/null || mpicc --showme:link)
+CFLAGS  += $(MPI_CFLAGS)
+LDLIBS  += $(MPI_LIBS)
+endif
 
 LIB_SRC  := $(sort $(wildcard src/*/*.c))
-LIB_SRC  := $(filter-out src/cli/%,$(LIB_SRC))
+LIB_SRC  := $(filter-out src/cli/% src/dist/dist_$(if $(MPI),none,mpi).c,$(LIB_SRC))
 CLI_SRC  := $(sort $(wildcard src/cli/*.c))
 TEST_SRC := $(sort $(wildcard tests/test_*.c))
 BENCH_SRC:= $(sort $(wildcard bench/*.c))
