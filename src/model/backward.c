@@ -37,7 +37,7 @@ static void block_backward(struct nerc_state *s, int64_t l, const float *x) {
                        N, C);
     /* res2 = dropout(fc2(act)) + h1 */
     memcpy(s->d_h1, s->d_res, NC);
-    dropout_backward(s->d_res, N * C, s->dropout_p, s->dropout_seed, STREAM_FFN(l));
+    encoder_dropout(s, s->d_res, C, s->dropout_p, STREAM_FFN(l));
     memset(s->d_act, 0, NF);
     linear_grad(s->d_act, W(LIN_FC2), G(LIN_FC2), s->d_res, act, N);
     /* act = activation(fc1); fc1 = fc1(h1) */
@@ -50,7 +50,7 @@ static void block_backward(struct nerc_state *s, int64_t l, const float *x) {
                        N, C);
     /* res1 = dropout(out(ctx)) + x */
     memcpy(s->d_in, s->d_res, NC);
-    dropout_backward(s->d_res, N * C, encoder_attention_output_dropout(s), s->dropout_seed, STREAM_ATT_OUT(l));
+    encoder_dropout(s, s->d_res, C, encoder_attention_output_dropout(s), STREAM_ATT_OUT(l));
     memset(s->d_ctx, 0, NC);
     linear_grad(s->d_ctx, W(LIN_OUT), G(LIN_OUT), s->d_res, ctx, N);
     /* ctx = attention(qkv); qkv = qkv(x) */
@@ -68,7 +68,7 @@ static void embeddings_backward(struct nerc_state *s, const nerc_batch *b) {
     const encoder_params *p = &s->m->p, *g = &s->g;
     int64_t N = s->n_rows, C = c->dim;
     size_t NC = (size_t)(N * C) * sizeof(float);
-    dropout_backward(s->d_out, N * C, s->dropout_p, s->dropout_seed, STREAM_EMB);
+    encoder_dropout(s, s->d_out, C, s->dropout_p, STREAM_EMB);
     memset(s->d_res, 0, NC);
     layernorm_backward(s->d_res, g->cat[P_EMB_LN_W], g->cat[P_EMB_LN_B], s->d_out, s->emb_sum, p->cat[P_EMB_LN_W],
                        s->emb_mean, s->emb_rstd, N, C);
@@ -79,6 +79,11 @@ static void embeddings_backward(struct nerc_state *s, const nerc_batch *b) {
                        pos_pad);
 }
 
+static void grads_ready(const struct nerc_state *s, int32_t part) {
+    if (s->on_grads_ready)
+        s->on_grads_ready(s->grads_user, part);
+}
+
 nerc_status encoder_backward(struct nerc_state *s, const nerc_batch *b) {
     if (!s->training)
         return nerc_errorf(NERC_ERR_ARG, "backward needs a state made for training");
@@ -87,13 +92,16 @@ nerc_status encoder_backward(struct nerc_state *s, const nerc_batch *b) {
     /* logits = classifier(dropout(h2[L-1])) */
     memset(s->d_out, 0, (size_t)(N * C) * sizeof(float));
     linear_grad(s->d_out, encoder_classifier(m, &m->p), encoder_classifier(m, &s->g), s->d_logits, s->cls_in, N);
-    dropout_backward(s->d_out, N * C, s->cls_dropout_p, s->dropout_seed, STREAM_CLS);
+    grads_ready(s, (int32_t)L);
+    encoder_dropout(s, s->d_out, C, s->cls_dropout_p, STREAM_CLS);
     for (int64_t l = L - 1; l >= 0; l--) {
         block_backward(s, l, l == 0 ? s->x0 : encoder_hidden(s, (int32_t)l - 1));
+        grads_ready(s, (int32_t)l);
         float *t = s->d_out; /* the block's input gradient feeds the block below */
         s->d_out = s->d_in;
         s->d_in = t;
     }
     embeddings_backward(s, b);
+    grads_ready(s, -1);
     return NERC_OK;
 }
