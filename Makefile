@@ -93,13 +93,16 @@ $(BUILD)/bench/%: bench/%.c $(LIB)
 
 # The README's test command: release tests (gcc), the same tests under
 # ASan+UBSan built with clang (so both compilers build -Werror clean), and
-# every fuzz target in smoke mode. Prints "N passed, N failed" last.
+# every fuzz target in smoke mode; with Open MPI installed, the MPI build and
+# its mpirun checks (tests/test_dist.c). Prints "N passed, N failed" last.
+HAVE_MPI := $(shell pkg-config --exists ompi-c 2>/dev/null && command -v mpirun >/dev/null && echo 1)
 test: layers
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory CC=clang BUILD=build-san OPT="-O1" \
 	    SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" all
 	@$(MAKE) --no-print-directory fuzz
-	@tests/run.sh build build-san build-fuzz
+	$(if $(HAVE_MPI),@$(MAKE) --no-print-directory MPI=1 BUILD=build-mpi build-mpi/nerc build-mpi/tests/test_dist)
+	@tests/run.sh build build-san build-fuzz $(if $(HAVE_MPI),build-mpi)
 
 # The include layering of src/ and include/ (tools/check_layers.sh), and a
 # planted violation that the check must catch.
@@ -135,7 +138,7 @@ bench: all
 	@echo "benchmarks built in $(BUILD)/bench: run $(BUILD)/bench/bench_model 30 and $(BUILD)/bench/bench_tokenize (see bench/README.md)"
 
 clean:
-	rm -rf build build-san build-fuzz
+	rm -rf build build-san build-fuzz build-mpi
 
 # ---- shared library, man page, install (variables at the top) --------------
 
