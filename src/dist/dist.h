@@ -31,7 +31,7 @@ nerc_status dist_agree(nerc_status st);
 /* Gradient buckets: fp32 sums over the ranks started without waiting
  * (MPI_Iallreduce in place), so that they run while the backward pass goes
  * on; dist_reducer_poll lets the started ones progress, dist_reducer_wait
- * finishes them all. At most `max_buckets` buckets between waits. */
+ * finishes them all. `max_buckets`: room for as many (it grows as needed). */
 typedef struct dist_reducer dist_reducer;
 nerc_status dist_reducer_init(dist_reducer **out, int32_t max_buckets);
 void dist_reducer_free(dist_reducer *r);

@@ -6,6 +6,7 @@
  * sees the whole batch), so the summed gradient is the single-process one. */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/error.h"
 #include "train/trainer.h"
@@ -20,7 +21,7 @@ nerc_status dp_init(trainer *t) {
     dp->offsets = malloc(((size_t)t->p->batch_size + 1) * sizeof *dp->offsets);
     if (!dp->offsets)
         return nerc_errorf(NERC_ERR_NOMEM, "out of memory");
-    /* in flight at once: the classifier, at most one bucket per stacked category and layer, the embeddings */
+    /* room for the classifier, one piece per stacked category and layer, the embeddings (grows if short) */
     int32_t max_buckets = 2 + (P_LN2_B - P_QKV_W + 1) * t->m->cfg.n_layers + 16;
     return dist_reducer_init(&dp->red, max_buckets);
 }
@@ -103,11 +104,15 @@ nerc_status dp_finish_sync(trainer *t, double *loss, int64_t *rows) {
     if (dp->size == 1)
         return NERC_OK;
     t->s->on_grads_ready = NULL;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     /* a rank without sequences in the last micro-batch hands over every part
      * itself: all ranks start the same buckets in the same order */
     while (dp->next_part >= -1)
         on_grads_ready(t, dp->next_part);
     nerc_status st = dist_reducer_wait(dp->red);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    dp->wait_s = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
     if (dp->st != NERC_OK)
         return dp->st;
     NERC_TRY(st);

@@ -257,9 +257,12 @@ static void report_step(trainer *t, double loss, double norm, int64_t rows, doub
     ev.elapsed_s = t->train_seconds;
     ev.eta_s = t->step ? t->train_seconds / (double)t->step * (double)(t->total_steps - t->step) : 0.0;
     emit(t, &ev);
-    log_entry(t, json_pack("{s:I, s:f, s:f, s:f, s:f, s:f, s:i}", "step", (json_int_t)t->step, "epoch", ev.epoch,
-                           "loss", loss, "learning_rate", lr, "grad_norm", norm, "tokens_per_s", ev.tokens_per_s,
-                           "world_size", (int)t->dp.size));
+    json_t *e = json_pack("{s:I, s:f, s:f, s:f, s:f, s:f, s:f, s:i}", "step", (json_int_t)t->step, "epoch", ev.epoch,
+                          "loss", loss, "learning_rate", lr, "grad_norm", norm, "tokens_per_s", ev.tokens_per_s,
+                          "seconds", dt, "world_size", (int)t->dp.size);
+    if (e && t->dp.size > 1) /* the part of the step spent waiting for the gradient sums (not overlapped) */
+        json_object_set_new(e, "sync_wait_seconds", json_real(t->dp.wait_s));
+    log_entry(t, e);
 }
 
 /* ---- evaluation ---------------------------------------------------------------- */

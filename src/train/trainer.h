@@ -23,6 +23,7 @@ typedef struct {
     int64_t pend_n[P_COUNT];
     int64_t pend_bytes;
     nerc_status st;          /* first failure of a bucket start (the hook returns nothing) */
+    double wait_s;           /* the last step's wait for its sums after the backward pass */
 } data_parallel;
 
 typedef struct {
