@@ -12,6 +12,8 @@
 
 #include "nerc/common.h"
 
+#pragma GCC visibility push(default) /* the public API is what libnerc.so exports */
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -46,4 +48,6 @@ int nerc_dist_failed_together(void);
 #ifdef __cplusplus
 }
 #endif
+
+#pragma GCC visibility pop
 #endif
