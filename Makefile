@@ -3,9 +3,11 @@
 #   make sanitize        ASan+UBSan build of everything into build-san/
 #   make fuzz            libFuzzer targets (clang) into build-fuzz/
 #   make bench           benchmarks (see bench/README.md)
+#   make MPI=1           the same with MPI (Open MPI: mpirun -np N nerc ...) into build-mpi/
 
 CC      ?= cc
-BUILD   ?= build
+MPI     ?=
+BUILD   ?= $(if $(MPI),build-mpi,build)
 OPT     ?= -O3
 # One build for every x86-64 CPU with AVX2+FMA (x86-64-v3): never -march=native
 # (a binary built on an AVX-512 machine must run on a Zen 3). nerc's own hot
@@ -23,9 +25,17 @@ CFLAGS  = -std=c17 -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
           -D_GNU_SOURCE -Iinclude -Isrc $(OMPFLAG) $(OPT) $(ARCH) -fno-math-errno -g $(SAN) $(EXTRA_CFLAGS)
 LDLIBS  = -ldnnl -ljansson -lonig -lmicrohttpd -lcurl -lcrypto -lm
 LDFLAGS = $(OMPFLAG) $(SAN)
+# MPI=1: src/dist over Open MPI (flags from pkg-config ompi-c, else mpicc);
+# without it src/dist is the single-rank stub and nothing needs MPI.
+ifneq ($(MPI),)
+MPI_CFLAGS := $(shell pkg-config --cflags ompi-c 2>/dev/null || mpicc --showme:compile)
+MPI_LIBS   := $(shell pkg-config --libs ompi-c 2>/dev/null || mpicc --showme:link)
+CFLAGS  += $(MPI_CFLAGS)
+LDLIBS  += $(MPI_LIBS)
+endif
 
 LIB_SRC  := $(sort $(wildcard src/*/*.c))
-LIB_SRC  := $(filter-out src/cli/%,$(LIB_SRC))
+LIB_SRC  := $(filter-out src/cli/% src/dist/dist_$(if $(MPI),none,mpi).c,$(LIB_SRC))
 # Per-ISA kernels (kernels/simd.h lists them): built as $(BUILD)/simd-<level>/...
 SIMD_SRC := src/kernels/ops.c src/kernels/convert.c src/kernels/adamw.c src/kernels/quant.c \
             src/kernels/fused.c src/kernels/simd_table.c
@@ -104,13 +114,16 @@ $(BUILD)/bench/%: bench/%.c $(LIB)
 
 # The README's test command: release tests (gcc), the same tests under
 # ASan+UBSan built with clang (so both compilers build -Werror clean), and
-# every fuzz target in smoke mode. Prints "N passed, N failed" last.
+# every fuzz target in smoke mode; with Open MPI installed, the MPI build and
+# its mpirun checks (tests/test_dist.c). Prints "N passed, N failed" last.
+HAVE_MPI := $(shell pkg-config --exists ompi-c 2>/dev/null && command -v mpirun >/dev/null && echo 1)
 test: layers
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory CC=clang BUILD=build-san OPT="-O1" \
 	    SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" all
 	@$(MAKE) --no-print-directory fuzz
-	@tests/run.sh build build-san build-fuzz
+	$(if $(HAVE_MPI),@$(MAKE) --no-print-directory MPI=1 BUILD=build-mpi build-mpi/nerc build-mpi/tests/test_dist)
+	@tests/run.sh build build-san build-fuzz $(if $(HAVE_MPI),build-mpi)
 
 # The include layering of src/ and include/ (tools/check_layers.sh), and a
 # planted violation that the check must catch.
@@ -146,7 +159,7 @@ bench: all
 	@echo "benchmarks built in $(BUILD)/bench: run $(BUILD)/bench/bench_model 30 and $(BUILD)/bench/bench_tokenize (see bench/README.md)"
 
 clean:
-	rm -rf build build-san build-fuzz
+	rm -rf build build-san build-fuzz build-mpi
 
 # ---- shared library, man page, install (variables at the top) --------------
 

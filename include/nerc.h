@@ -4,6 +4,7 @@
 #define NERC_H
 
 #include "nerc/common.h"
+#include "nerc/dist.h"
 #include "nerc/batch.h"
 #include "nerc/model.h"
 #include "nerc/text.h"

@@ -6,6 +6,7 @@ pkgs=(make gcc clang libclang-rt-14-dev libomp-dev libdnnl-dev libjansson-dev li
       libcurl4-openssl-dev libssl-dev libmicrohttpd-dev pkg-config
       nodejs)
 missing=()
+pkgs+=(openmpi-bin libopenmpi-dev) # make MPI=1 (mpirun -np N nerc ...) and its tests
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done

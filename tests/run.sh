@@ -44,6 +44,11 @@ for dir in "$@"; do
     done
     continue
   fi
+  # the MPI build (make MPI=1) adds only its mpirun checks (tests/test_dist.c)
+  if [ "$(basename "$dir")" = build-mpi ]; then
+    if [ -x "$dir/tests/test_dist" ]; then run "$dir/tests/test_dist" "$dir/tests/test_dist"; else missing "$dir/tests/test_dist"; fi
+    continue
+  fi
   for src in tests/test_*.c; do
     t="$dir/tests/$(basename "$src" .c)"
     [ -x "$t" ] || { missing "$t"; continue; }

@@ -27,7 +27,7 @@ static void check_model(const char *dir) {
         ids[i] = 1000 + (int32_t)rng_below(&r, 20000);
         pos[i] = i % LEN;
     }
-    nerc_batch batch = {SEQS, SEQS * LEN, ids, pos, NULL, offs, NULL};
+    nerc_batch batch = {SEQS, SEQS * LEN, ids, pos, NULL, offs, NULL, NULL};
     int32_t K = nerc_model_num_labels(m);
     nerc_state *s = NULL;
     CHECK_OK(nerc_state_init(&s, m, SEQS, SEQS * LEN, SEQS * LEN * LEN, 0));

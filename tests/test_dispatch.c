@@ -40,7 +40,7 @@ static void run_model(nerc_model *m, run_out *o) {
     for (int b = 0; b < SEQS; b++)
         for (int i = offs[b]; i < offs[b + 1]; i++)
             pos[i] = i - offs[b];
-    nerc_batch batch = {SEQS, SEQS * LEN, ids, pos, labels, offs, NULL};
+    nerc_batch batch = {SEQS, SEQS * LEN, ids, pos, labels, offs, NULL, NULL};
     nerc_state *s = NULL;
     CHECK_OK(nerc_state_init(&s, m, SEQS, SEQS * LEN, 2 * SEQS * LEN * LEN, 1));
     if (!s)

@@ -46,7 +46,7 @@ static void make_batch(small_batch *sb, const nerc_model *m) {
         sb->pos[i] = i < 17 ? i : i - 17;
         sb->labels[i] = (int32_t)rng_below(&r, 9);
     }
-    sb->b = (nerc_batch){2, 40, sb->ids, sb->pos, sb->labels, sb->offs, NULL};
+    sb->b = (nerc_batch){2, 40, sb->ids, sb->pos, sb->labels, sb->offs, NULL, NULL};
 }
 
 static double loss_of(nerc_state *s, const nerc_batch *b) {

@@ -223,7 +223,7 @@ static void test_attention(void) {
     static const int32_t offs[3] = {0, 5, 9}, keys[2] = {3, 4};
     int64_t C = 8, H = 2, N = 9;
     int64_t att_off[3] = {0, H * 5 * 3, H * (5 * 3 + 4 * 4)};
-    att_ctx a = {zeros(N * C), zeros(att_off[2]), randn(N * 3 * C, 1), {2, offs, keys, att_off}, C, H};
+    att_ctx a = {zeros(N * C), zeros(att_off[2]), randn(N * 3 * C, 1), {2, offs, keys, att_off, NULL}, C, H};
     float *ctx_ref = zeros(N * C), *att_ref = zeros(att_off[2]);
     att_fwd(&a);
     attention_forward_ref(ctx_ref, att_ref, a.qkv, &a.lay, C, H);
@@ -287,7 +287,7 @@ static void test_block_backward_dropout(void) {
             pos[i] = i - offs[b];
             labels[i] = i % 4 == 3 ? NERC_IGNORE_INDEX : (int32_t)rng_below(&rng, (uint64_t)K);
         }
-    nerc_batch batch = {B, B * T, ids, pos, labels, offs, NULL};
+    nerc_batch batch = {B, B * T, ids, pos, labels, offs, NULL, NULL};
     nerc_state *s = NULL;
     CHECK_OK(nerc_state_init(&s, m, B, B * T, 2 * B * T * T, 1));
     if (!s) {

@@ -1,6 +1,8 @@
 /* Padding invariance, for every family: a sentence's logits are the same
  * (<= 1e-6) alone, packed with longer sentences, and right-padded in HF's
- * layout (pad ids, attention mask) inside a batch. */
+ * layout (pad ids, attention mask) inside a batch; with dropout on, its masks
+ * follow its sequence id, not its place in the batch (data parallelism splits
+ * batches over ranks and must draw the same masks). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,7 +48,7 @@ static void check_model(const char *dir) {
 
     /* 1. alone */
     int32_t off1[2] = {0, LEN_A};
-    nerc_batch b1 = {1, LEN_A, a, pos, NULL, off1, NULL};
+    nerc_batch b1 = {1, LEN_A, a, pos, NULL, off1, NULL, NULL};
     CHECK_OK(nerc_forward(s, &b1, 0, 0));
     memcpy(alone, nerc_state_logits(s), sizeof alone);
 
@@ -57,7 +59,7 @@ static void check_model(const char *dir) {
     memcpy(ids2 + LEN_B + LEN_A, b, sizeof b);
     for (int i = 0; i < 2 * LEN_B + LEN_A; i++)
         pos2[i] = i < LEN_B ? i : i < LEN_B + LEN_A ? i - LEN_B : i - LEN_B - LEN_A;
-    nerc_batch b2 = {3, 2 * LEN_B + LEN_A, ids2, pos2, NULL, off2, NULL};
+    nerc_batch b2 = {3, 2 * LEN_B + LEN_A, ids2, pos2, NULL, off2, NULL, NULL};
     CHECK_OK(nerc_forward(s, &b2, 0, 0));
     double d_packed = max_diff(alone, nerc_state_logits(s) + LEN_B * K, LEN_A * K);
     CHECK_MSG(d_packed <= 1e-6, "packed: %.3g", d_packed);
@@ -68,12 +70,32 @@ static void check_model(const char *dir) {
         ids3[i] = m->cfg.pad_token_id;
     memcpy(ids3, b, sizeof b);
     memcpy(ids3 + LEN_B, a, sizeof a);
-    nerc_batch b3 = {2, 2 * LEN_B, ids3, pos, NULL, off3, keys3};
+    nerc_batch b3 = {2, 2 * LEN_B, ids3, pos, NULL, off3, keys3, NULL};
     CHECK_OK(nerc_forward(s, &b3, 0, 0));
     double d_padded = max_diff(alone, nerc_state_logits(s) + LEN_B * K, LEN_A * K);
     CHECK_MSG(d_padded <= 1e-6, "padded: %.3g", d_padded);
     printf("  %-12s max |logit diff| vs alone: packed %.3g, HF-padded %.3g (tolerance 1e-6)\n", nerc_model_type(m),
            d_packed, d_padded);
+
+    /* 4. dropout on: sequence id 7 alone and packed in the middle draws the same masks; id 8 others */
+    float dropped[LEN_A * K];
+    int32_t id1[1] = {7}, id2[3] = {3, 7, 5}, id2b[3] = {3, 8, 5};
+    nerc_model_set_dropout(m, 0.1f, 0.1f);
+    b1.seq_ids = id1;
+    CHECK_OK(nerc_forward(s, &b1, 1, 99));
+    memcpy(dropped, nerc_state_logits(s), sizeof dropped);
+    b2.seq_ids = id2;
+    CHECK_OK(nerc_forward(s, &b2, 1, 99));
+    double d_drop = max_diff(dropped, nerc_state_logits(s) + LEN_B * K, LEN_A * K);
+    b2.seq_ids = id2b;
+    CHECK_OK(nerc_forward(s, &b2, 1, 99));
+    double d_other = max_diff(dropped, nerc_state_logits(s) + LEN_B * K, LEN_A * K);
+    double d_off = max_diff(dropped, alone, LEN_A * K);
+    CHECK_MSG(d_drop <= 1e-6, "dropout, same id packed: %.3g", d_drop);
+    CHECK_MSG(d_other > 1e-4 && d_off > 1e-4, "dropout changed nothing: other id %.3g, vs no dropout %.3g", d_other,
+              d_off);
+    printf("  %-12s dropout on: same sequence id packed %.3g (tolerance 1e-6); another id %.3g, no dropout %.3g\n",
+           nerc_model_type(m), d_drop, d_other, d_off);
 
     nerc_state_free(s);
     nerc_model_free(m);

@@ -22,7 +22,7 @@ declare -A rank=(
 # public header -> module
 declare -A header_module=(
   [common]=core [batch]=data [text]=text [data]=data [metrics]=metrics [model]=model [check]=model
-  [eval]=eval [train]=train [predict]=infer [serve]=serve [hub]=hub
+  [eval]=eval [train]=train [predict]=infer [serve]=serve [hub]=hub [dist]=dist
 )
 
 module_of_include() { # "nerc/model.h" -> model, "model/config.h" -> model, "nerc.h" -> cli

@@ -27,6 +27,9 @@ typedef struct {
     const int32_t *labels;        /* [N] label id or NERC_IGNORE_INDEX; NULL for inference */
     const int32_t *seq_offsets;   /* [B+1] */
     const int32_t *seq_keys;      /* [B] or NULL */
+    const int32_t *seq_ids;       /* [B] ids keying each sequence's dropout masks (e.g. its index in the
+                                   * dataset), so that a mask does not depend on how sequences are packed
+                                   * or split over ranks; NULL = 0..B-1 */
 } nerc_batch;
 
 #ifdef __cplusplus

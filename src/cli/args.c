@@ -178,9 +178,19 @@ int cli_parse(const char *cmd, const char *synopsis, const cli_opt *opts, int ar
 }
 
 int cli_fail(const char *cmd) {
-    fprintf(stderr, "nerc %s: %s\n", cmd, nerc_last_error());
     nerc_status st = nerc_last_status();
-    return st == NERC_ERR_FORMAT || st == NERC_ERR_ARG || st == NERC_ERR_UNSUPPORTED ? 2 : 1;
+    int rc = st == NERC_ERR_FORMAT || st == NERC_ERR_ARG || st == NERC_ERR_UNSUPPORTED ? 2 : 1;
+    if (nerc_dist_size() == 1) {
+        fprintf(stderr, "nerc %s: %s\n", cmd, nerc_last_error());
+    } else if (nerc_dist_failed_together()) { /* every rank has it: say it once */
+        if (nerc_dist_rank() == 0)
+            fprintf(stderr, "nerc %s: %s\n", cmd, nerc_last_error());
+    } else { /* this rank alone: the others may wait for it in a collective */
+        fprintf(stderr, "nerc %s: rank %d of %d: %s\n", cmd, nerc_dist_rank(), nerc_dist_size(), nerc_last_error());
+        fflush(stderr);
+        nerc_dist_abort(rc);
+    }
+    return rc;
 }
 
 int cli_split_commas(char *s, const char **items, int max) {

@@ -43,13 +43,21 @@ int cmd_eval(int argc, char **argv) {
     p.eval.subtoken_level = p.label_mode != NERC_LABEL_MODE_FIRST_PIECE;
     nerc_set_threads(threads);
     nerc_model *m = NULL;
-    if (nerc_model_load(&m, model, NULL, 0, 0) != NERC_OK)
+    if (nerc_dist_agree(nerc_model_load(&m, model, NULL, 0, 0)) != NERC_OK) {
+        nerc_model_free(m);
         return cli_fail("eval");
+    }
     nerc_eval_result r;
     nerc_dataset *ds = NULL;
     if (nerc_evaluate_file(m, data, &p, &r, &ds) != NERC_OK) {
         nerc_model_free(m);
         return cli_fail("eval");
+    }
+    if (nerc_dist_rank() != 0) { /* every rank has the results; rank 0 writes them */
+        nerc_eval_result_free(&r);
+        nerc_dataset_free(ds);
+        nerc_model_free(m);
+        return 0;
     }
     nerc_status st = nerc_report_write(stdout, &r.word, fmt, split, NERC_LEVEL_WORD, 4);
     if (st == NERC_OK && r.has_subtoken && fmt != NERC_REPORT_FORMAT_CONLLEVAL)

@@ -86,9 +86,12 @@ static nerc_status run(nerc_predictor *pr, const predict_args *a, FILE *in) {
 static int predict_file(const predict_args *a, const nerc_predict_params *p) {
     nerc_set_threads(a->threads);
     nerc_predictor *pr = NULL;
-    if (nerc_predictor_load(&pr, a->model, p) != NERC_OK)
+    if (nerc_dist_agree(nerc_predictor_load(&pr, a->model, p)) != NERC_OK) {
+        nerc_predictor_free(pr);
         return cli_fail("predict");
-    FILE *in = strcmp(a->input, "-") ? fopen(a->input, "rb") : stdin;
+    }
+    /* over MPI ranks, rank 0 reads the input and writes every result (the library shards the work) */
+    FILE *in = strcmp(a->input, "-") && nerc_dist_rank() == 0 ? fopen(a->input, "rb") : stdin;
     if (!in) {
         fprintf(stderr, "nerc predict: cannot open %s: %s\n", a->input, strerror(errno));
         nerc_predictor_free(pr);

@@ -189,12 +189,14 @@ int cmd_train(int argc, char **argv) {
     if (nerc_train(&p, &res) != NERC_OK) {
         int no_weights = strstr(nerc_last_error(), "model.safetensors: not found") != NULL;
         rc = cli_fail("train");
-        if (no_weights && !init_random)
+        if (no_weights && !init_random && nerc_dist_rank() == 0)
             fprintf(stderr, "hint: fetch the weights with nerc download ORG/NAME and pass --model ORG/NAME (README: "
                             "Getting the pretrained weights), or add --init-random to train this architecture from "
                             "random weights\n");
         return rc;
     }
+    if (nerc_dist_rank() != 0) /* rank 0 reports for the job */
+        return res.interrupted ? 130 : 0;
     if (res.interrupted) {
         fprintf(stderr, "interrupted at step %lld: checkpoint saved in %s; continue with --resume\n",
                 (long long)res.steps, p.out);

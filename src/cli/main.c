@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cli/args.h"
 #include "cli/cli.h"
 #include "nerc.h"
 
@@ -32,6 +33,32 @@ static void usage(FILE *out) {
         fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].help);
 }
 
+/* Commands that run over the ranks of `mpirun -np N nerc ...`; the others refuse. */
+static int runs_distributed(const char *name) {
+    static const char *const names[] = {"train", "eval", "predict"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (!strcmp(name, names[i]))
+            return 1;
+    return 0;
+}
+
+/* Joins the MPI job when launched by mpirun, runs the command, leaves the job. */
+static int run_command(const command *c, int argc, char **argv) {
+    if (nerc_dist_init(&argc, &argv) != NERC_OK)
+        return cli_fail(c->name);
+    int rc;
+    if (nerc_dist_size() > 1 && !runs_distributed(c->name)) {
+        if (nerc_dist_rank() == 0)
+            fprintf(stderr, "nerc %s: runs on one process; start it without mpirun (train, eval and predict run "
+                            "over MPI ranks)\n", c->name);
+        rc = 2;
+    } else {
+        rc = c->fn(argc - 1, argv + 1);
+    }
+    nerc_dist_finalize();
+    return rc;
+}
+
 int main(int argc, char **argv) {
     if (!nerc_cpu_supported()) {
         fprintf(stderr, "nerc: this build needs an x86-64 CPU with AVX2 and FMA (x86-64-v3); this one has not:\n%s\n",
@@ -48,7 +75,7 @@ int main(int argc, char **argv) {
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (!strcmp(argv[1], commands[i].name))
-            return commands[i].fn(argc - 1, argv + 1);
+            return run_command(&commands[i], argc, argv);
     fprintf(stderr, "nerc: unknown command '%s' (commands:", argv[1]);
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(stderr, " %s", commands[i].name);

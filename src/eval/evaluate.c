@@ -1,11 +1,14 @@
 /* Evaluation of a model on an encoded, labelled dataset: batched forward
  * passes (longest first, dropout off), argmax per row, word-level and
- * sub-token-level seqeval reports, and the mean loss. */
+ * sub-token-level seqeval reports, and the mean loss. Over several ranks
+ * (dist) batch i runs on rank i mod N and every rank gets every prediction
+ * and per-batch loss: the same batches, sums and scores as one process. */
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "core/error.h"
+#include "dist/dist.h"
 #include "eval/eval_internal.h"
 #include "kernels/ops.h"
 #include "nerc/eval.h"
@@ -23,17 +26,44 @@ void nerc_eval_result_free(nerc_eval_result *r) {
     memset(r, 0, sizeof *r);
 }
 
-/* Runs every batch; fills word predictions and row predictions (dataset rows). */
+/* The batches of other ranks: their predictions (-1 here, label ids there)
+ * by maximum, their losses (0 here) by sum, then the loss summed in batch
+ * order. Words predicted by no batch (no pieces) get `fill`. */
+static nerc_status gather(const nerc_dataset *ds, const nerc_sequences *enc, int32_t *word_pred, int32_t *row_pred,
+                          double *parts, int32_t n_batches, int32_t fill, double *mean_loss) {
+    NERC_TRY(dist_allreduce_i32(word_pred, ds->n_words, DIST_MAX));
+    if (row_pred)
+        NERC_TRY(dist_allreduce_i32(row_pred, enc->n_tokens, DIST_MAX));
+    NERC_TRY(dist_allreduce_f64(parts, 2 * (int64_t)n_batches, DIST_SUM));
+    for (int32_t w = 0; w < ds->n_words; w++)
+        if (word_pred[w] < 0)
+            word_pred[w] = fill;
+    double loss_sum = 0.0, counted = 0.0;
+    for (int32_t i = 0; i < n_batches; i++) {
+        loss_sum += parts[2 * i];
+        counted += parts[2 * i + 1];
+    }
+    *mean_loss = counted > 0 ? loss_sum / counted : 0.0;
+    return NERC_OK;
+}
+
+/* Runs this rank's batches; fills word predictions and row predictions
+ * (dataset rows; NULL: not needed), then gathers the other ranks'. */
 static nerc_status predict_all(const nerc_model *m, nerc_state *s, const nerc_dataset *ds, const nerc_sequences *enc,
-                               int32_t batch_size, int32_t *word_pred, int32_t *row_pred, double *mean_loss) {
+                               int32_t batch_size, int32_t fill, int32_t *word_pred, int32_t *row_pred,
+                               double *mean_loss) {
     nerc_batcher *bt = NULL;
     NERC_TRY(nerc_batcher_init(&bt, enc, batch_size));
     nerc_batcher_sort_by_length(bt);
+    int32_t n_batches = nerc_batcher_n_batches(bt), rank = dist_rank(), ranks = dist_size();
     int32_t *batch_pred = malloc((size_t)(nerc_batcher_max_rows(bt) + 1) * sizeof *batch_pred);
-    nerc_status st = batch_pred ? NERC_OK : nerc_errorf(NERC_ERR_NOMEM, "out of memory");
-    double loss_sum = 0.0;
-    int64_t counted = 0;
-    for (int32_t i = 0; st == NERC_OK && i < nerc_batcher_n_batches(bt); i++) {
+    double *parts = calloc(2 * (size_t)n_batches + 1, sizeof *parts); /* loss x labelled rows, labelled rows */
+    nerc_status st = batch_pred && parts ? NERC_OK : nerc_errorf(NERC_ERR_NOMEM, "out of memory");
+    for (int32_t w = 0; w < ds->n_words; w++)
+        word_pred[w] = -1;
+    if (row_pred)
+        memset(row_pred, 0xff, (size_t)enc->n_tokens * sizeof *row_pred); /* -1 */
+    for (int32_t i = rank; st == NERC_OK && i < n_batches; i += ranks) {
         nerc_data_batch db;
         st = nerc_batcher_get(bt, i, &db);
         if (st == NERC_OK)
@@ -49,15 +79,18 @@ static nerc_status predict_all(const nerc_model *m, nerc_state *s, const nerc_da
             n_lab += db.batch.labels[r] != NERC_IGNORE_INDEX;
         double loss = 0.0;
         if (n_lab > 0 && (st = nerc_loss(s, &db.batch, 0.0, &loss)) == NERC_OK) {
-            loss_sum += loss * (double)n_lab;
-            counted += n_lab;
+            parts[2 * i] = loss * (double)n_lab;
+            parts[2 * i + 1] = (double)n_lab;
         }
-        for (int32_t b = 0; b < db.batch.n_seqs; b++) {
+        for (int32_t b = 0; row_pred && b < db.batch.n_seqs; b++) {
             int32_t seq = db.seq_index[b], r0 = db.batch.seq_offsets[b], len = db.batch.seq_offsets[b + 1] - r0;
             memcpy(row_pred + enc->seq_offsets[seq], batch_pred + r0, (size_t)len * sizeof *row_pred);
         }
     }
-    *mean_loss = counted ? loss_sum / (double)counted : 0.0;
+    st = dist_agree(st);
+    if (st == NERC_OK)
+        st = gather(ds, enc, word_pred, row_pred, parts, n_batches, fill, mean_loss);
+    free(parts);
     free(batch_pred);
     nerc_batcher_free(bt);
     return st;
@@ -141,10 +174,9 @@ nerc_status nerc_evaluate(nerc_state *state, const nerc_dataset *ds, const nerc_
     int32_t *row_pred = calloc((size_t)(enc->n_tokens ? enc->n_tokens : 1), sizeof *row_pred);
     nerc_status st = out->word_pred && row_pred ? NERC_OK : nerc_errorf(NERC_ERR_NOMEM, "out of memory");
     int32_t o_id = nerc_labels_find(&ds->labels, "O", 1);
-    for (int32_t w = 0; st == NERC_OK && w < ds->n_words; w++)
-        out->word_pred[w] = o_id >= 0 ? o_id : 0;
     if (st == NERC_OK)
-        st = predict_all(m, state, ds, enc, p->batch_size, out->word_pred, row_pred, &out->loss);
+        st = predict_all(m, state, ds, enc, p->batch_size, o_id >= 0 ? o_id : 0, out->word_pred,
+                         p->subtoken_level ? row_pred : NULL, &out->loss);
     score_ctx words = {m, ds, enc, out->word_pred}, rows = {m, ds, enc, row_pred};
     if (st == NERC_OK)
         st = score_units(fill_sentence, &words, ds->n_sents, longest_sentence(ds), p, &out->word);
@@ -188,6 +220,7 @@ nerc_status nerc_evaluate_file(const nerc_model *m, const char *path, const nerc
         st = nerc_eval_state_init(&s, m, enc, p->eval.batch_size);
     if (st == NERC_OK)
         st = nerc_state_set_precision(s, p->eval.precision);
+    st = dist_agree(st); /* nerc_evaluate is collective */
     if (st == NERC_OK)
         st = nerc_evaluate(s, *ds_out, enc, &p->eval, out);
     nerc_state_free(s);

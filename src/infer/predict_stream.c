@@ -1,22 +1,24 @@
-/* Streaming prediction over files: text lines, CoNLL sentences or JSONL word lists, batch_size documents at a time. */
+/* Streaming prediction over files: text lines, CoNLL sentences or JSONL word lists, batch_size documents at a time.
+ * Over several ranks (dist) the groups go round the ranks (predict_shard.c). */
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/error.h"
-#include "infer/predict_internal.h"
+#include "dist/dist.h"
+#include "infer/predict_stream.h"
 #include "core/utf8.h"
 
 enum { STREAM_MAX_BYTES = 1 << 20 }; /* flush a batch once its text reaches this size */
 
 /* A line reader over getline's reusable buffer; strips "\n" / "\r\n". */
-typedef struct {
+struct line_reader {
     FILE *in;
     const char *name;
     char *buf;
     size_t cap;
     int64_t line;
-} line_reader;
+};
 
 /* 1 with a line in (*s, *len), 0 at end of file, -1 on a read error. */
 static int next_line(line_reader *r, char **s, size_t *len) {
@@ -44,18 +46,6 @@ static nerc_status check_utf8(const line_reader *r, const char *s, size_t len) {
 }
 
 /* ---- a batch of documents, each a list of items (one text line, or words) ---- */
-
-typedef struct {
-    int words;              /* documents are word lists (else one text each) */
-    char *bytes;            /* the items' bytes, NUL after each */
-    size_t n_bytes, bytes_cap;
-    size_t *starts, *lens;  /* [n_items] */
-    const char **ptrs;      /* [n_items], set when the batch runs */
-    size_t n_items, items_cap;
-    size_t *first;          /* [n_docs+1] document d owns items [first[d], first[d+1]) */
-    int64_t *line;          /* [n_docs] its first line in the input */
-    size_t n_docs, docs_cap;
-} doc_buf;
 
 static void doc_buf_free(doc_buf *b) {
     free(b->bytes), free(b->starts), free(b->lens), free(b->ptrs), free(b->first), free(b->line);
@@ -103,15 +93,6 @@ static nerc_status close_doc(doc_buf *b, int64_t line) {
     return NERC_OK;
 }
 
-typedef struct {
-    nerc_predictor *pr;
-    const char *name;
-    nerc_predict_text_fn text_fn;
-    nerc_predict_words_fn words_fn;
-    void *user;
-    const char *key; /* JSONL: the key of the word list */
-} stream;
-
 static nerc_status add_doc(const stream *s, const doc_buf *b, size_t d) {
     size_t i = b->first[d], n = b->first[d + 1] - i;
     nerc_status st = b->words ? predict_add_words(s->pr, b->ptrs + i, b->lens + i, (int32_t)n)
@@ -119,17 +100,20 @@ static nerc_status add_doc(const stream *s, const doc_buf *b, size_t d) {
     return st == NERC_OK ? st : nerc_error_prefix(st, "%s:%lld", s->name, (long long)b->line[d]);
 }
 
+nerc_status stream_emit(const stream *s, const doc_buf *b, size_t d, const nerc_prediction *p) {
+    size_t i = b->first[d], n = b->first[d + 1] - i;
+    if (b->words)
+        return s->words_fn(n ? b->ptrs + i : NULL, n ? b->lens + i : NULL, (int32_t)n, p, s->user);
+    return s->text_fn(b->ptrs[i], b->lens[i], p, s->user);
+}
+
 static nerc_status emit_doc(const stream *s, const doc_buf *b, size_t d) {
     nerc_prediction p;
     NERC_TRY(predict_batch_result(s->pr, (int32_t)d, nerc_predictor_params(s->pr)->aggregation, &p));
-    size_t i = b->first[d], n = b->first[d + 1] - i;
-    if (b->words)
-        return s->words_fn(n ? b->ptrs + i : NULL, n ? b->lens + i : NULL, (int32_t)n, &p, s->user);
-    return s->text_fn(b->ptrs[i], b->lens[i], &p, s->user);
+    return stream_emit(s, b, d, &p);
 }
 
-/* Predicts every closed document of the buffer, in order. */
-static nerc_status predict_docs(const stream *s, doc_buf *b) {
+nerc_status stream_run_docs(const stream *s, doc_buf *b) {
     for (size_t i = 0; i < b->n_items; i++)
         b->ptrs[i] = b->bytes + b->starts[i];
     predict_batch_reset(s->pr);
@@ -138,14 +122,20 @@ static nerc_status predict_docs(const stream *s, doc_buf *b) {
     nerc_status st = predict_batch_run(s->pr);
     if (st != NERC_OK && b->n_docs)
         return nerc_error_prefix(st, "%s:%lld", s->name, (long long)b->line[0]);
+    return NERC_OK;
+}
+
+/* Predicts every closed document of the buffer, in order. */
+static nerc_status predict_docs(const stream *s, doc_buf *b) {
+    NERC_TRY(stream_run_docs(s, b));
     for (size_t d = 0; d < b->n_docs; d++)
         NERC_TRY(emit_doc(s, b, d));
     return NERC_OK;
 }
 
-/* Predicts the closed documents and empties the buffer, even on failure. */
+/* Predicts the closed documents (or hands them to the ranks) and empties the buffer, even on failure. */
 static nerc_status flush(const stream *s, doc_buf *b) {
-    nerc_status st = predict_docs(s, b);
+    nerc_status st = s->shard ? shard_flush(s, b) : predict_docs(s, b);
     b->n_docs = b->n_items = b->n_bytes = 0;
     b->first[0] = 0;
     return st;
@@ -166,9 +156,7 @@ static nerc_status flush_before_error(const stream *s, doc_buf *b, nerc_status s
 }
 
 /* Reads every line through `fn`, then flushes what is left. */
-typedef nerc_status (*line_fn)(const stream *s, doc_buf *b, const line_reader *r, const char *line, size_t len);
-
-static nerc_status stream_run(const stream *s, FILE *in, int words, line_fn fn) {
+nerc_status stream_read(const stream *s, FILE *in, int words, line_fn fn) {
     line_reader r = {in, s->name, NULL, 0, 0};
     doc_buf b;
     nerc_status st = doc_buf_init(&b, words);
@@ -190,6 +178,10 @@ static nerc_status stream_run(const stream *s, FILE *in, int words, line_fn fn) 
     return st;
 }
 
+static nerc_status stream_run(const stream *s, FILE *in, int words, line_fn fn) {
+    return dist_size() > 1 ? shard_run(s, in, words, fn) : stream_read(s, in, words, fn);
+}
+
 /* ---- raw text lines ----------------------------------------------------------- */
 
 static nerc_status text_line(const stream *s, doc_buf *b, const line_reader *r, const char *line, size_t len) {
@@ -200,7 +192,7 @@ static nerc_status text_line(const stream *s, doc_buf *b, const line_reader *r, 
 }
 
 nerc_status nerc_predict_lines(nerc_predictor *pr, FILE *in, const char *name, nerc_predict_text_fn fn, void *user) {
-    stream s = {pr, name ? name : "<input>", fn, NULL, user, NULL};
+    stream s = {pr, name ? name : "<input>", fn, NULL, user, NULL, NULL};
     return stream_run(&s, in, 0, text_line);
 }
 
@@ -234,7 +226,7 @@ static nerc_status conll_line(const stream *s, doc_buf *b, const line_reader *r,
 
 nerc_status nerc_predict_conll(nerc_predictor *pr, FILE *in, const char *name, nerc_predict_words_fn fn,
                                void *user) {
-    stream s = {pr, name ? name : "<input>", NULL, fn, user, NULL};
+    stream s = {pr, name ? name : "<input>", NULL, fn, user, NULL, NULL};
     return stream_run(&s, in, 1, conll_line);
 }
 
@@ -281,6 +273,6 @@ static nerc_status jsonl_line(const stream *s, doc_buf *b, const line_reader *r,
 
 nerc_status nerc_predict_jsonl(nerc_predictor *pr, FILE *in, const char *name, const char *tokens_key,
                                nerc_predict_words_fn fn, void *user) {
-    stream s = {pr, name ? name : "<input>", NULL, fn, user, tokens_key ? tokens_key : "tokens"};
+    stream s = {pr, name ? name : "<input>", NULL, fn, user, tokens_key ? tokens_key : "tokens", NULL};
     return stream_run(&s, in, 1, jsonl_line);
 }

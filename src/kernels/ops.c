@@ -167,6 +167,16 @@ static inline void axpy(float *y, float a, const float *x, int64_t n) {
         y[i] += a * x[i];
 }
 
+/* The dropout key of sequence b's probabilities: its own seed and indices
+ * from 0 when the layout has per-sequence seeds, else the call's seed and b's
+ * offset in the batch. */
+static inline uint64_t att_drop_seed(const att_layout *lay, int64_t b, uint64_t seed) {
+    return lay->drop_seeds ? lay->drop_seeds[b] : seed;
+}
+static inline int64_t att_drop_base(const att_layout *lay, int64_t b) {
+    return lay->drop_seeds ? 0 : lay->att_offsets[b];
+}
+
 /* One (sequence, head) of the forward pass. */
 static void attention_head_forward(float *ctx, float *att, const float *qkv, int64_t r0, int64_t Tq, int64_t Tk,
                                    int64_t C, int64_t D, int64_t h, float drop_p, uint64_t seed, uint64_t stream,
@@ -205,8 +215,8 @@ void SIMD_NAME(attention_forward)(float *ctx, float *att, const float *qkv, cons
     for (int64_t bh = 0; bh < pairs; bh++) {
         int64_t b = bh / H, h = bh % H;
         int64_t r0 = lay->seq_offsets[b], Tq = lay->seq_offsets[b + 1] - r0, Tk = lay->seq_keys[b];
-        attention_head_forward(ctx, att + lay->att_offsets[b], qkv, r0, Tq, Tk, C, D, h, drop_p, seed, stream,
-                               lay->att_offsets[b]);
+        attention_head_forward(ctx, att + lay->att_offsets[b], qkv, r0, Tq, Tk, C, D, h, drop_p,
+                               att_drop_seed(lay, b, seed), stream, att_drop_base(lay, b));
     }
 }
 
@@ -249,7 +259,7 @@ void SIMD_NAME(attention_backward)(float *dqkv, float *datt, const float *dctx, 
         int64_t b = bh / H, h = bh % H;
         int64_t r0 = lay->seq_offsets[b], Tq = lay->seq_offsets[b + 1] - r0, Tk = lay->seq_keys[b];
         attention_head_backward(dqkv, datt + lay->att_offsets[b], dctx, qkv, att + lay->att_offsets[b], r0, Tq, Tk, C,
-                                D, h, drop_p, seed, stream, lay->att_offsets[b]);
+                                D, h, drop_p, att_drop_seed(lay, b, seed), stream, att_drop_base(lay, b));
     }
 }
 

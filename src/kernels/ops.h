@@ -59,6 +59,8 @@ typedef struct {
     const int32_t *seq_offsets; /* [B+1] */
     const int32_t *seq_keys;    /* [B] */
     const int64_t *att_offsets; /* [B+1], in floats, includes the H factor */
+    const uint64_t *drop_seeds; /* [B] dropout seed of each sequence, its masks indexed from 0 (NULL: the
+                                 * call's seed, indexed by position in att) */
 } att_layout;
 
 /* qkv(N,3C) holds q | k | v per row; head h uses columns h*D..h*D+D-1 of each.

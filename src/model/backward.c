@@ -28,9 +28,11 @@ static nerc_status block_backward(struct nerc_state *s, int64_t l, const float *
     size_t NC = (size_t)(N * C) * sizeof(float), NF = (size_t)(N * F) * sizeof(float);
 #define W(op) encoder_linear(m, &m->p, l, op)
 #define G(op) encoder_linear(m, &s->g, l, op)
-    /* h2 = LN2(res2); res2 = dropout(fc2(act)) + h1: d_h1 = dres2 (residual), d_res = dropout(dres2) */
+    /* h2 = LN2(res2); res2 = dropout(fc2(act)) + h1: d_h1 = dres2 (residual), d_res = dropout(dres2)
+     * (the masks sequence by sequence, as the forward pass drew them) */
     layernorm_dropout_backward(s->d_res, s->d_h1, g.ln2_w, g.ln2_b, s->d_out, res2, p.ln2_w, s->ln2_mean + l * R,
-                               s->ln2_rstd + l * R, N, C, s->dropout_p, s->dropout_seed, STREAM_FFN(l));
+                               s->ln2_rstd + l * R, N, C, 0.0f, 0, 0);
+    encoder_dropout(s, s->d_res, C, s->dropout_p, STREAM_FFN(l));
     memset(s->d_act, 0, NF);
     NERC_TRY(linear_grad(s, s->d_act, W(LIN_FC2), G(LIN_FC2), s->d_res, act));
     /* act = activation(fc1 + b1), with fc1's bias gradient in the same pass; fc1 = h1 W1^T */
@@ -40,8 +42,8 @@ static nerc_status block_backward(struct nerc_state *s, int64_t l, const float *
     NERC_TRY(linear_grad(s, s->d_h1, W(LIN_FC1), g1, s->d_fc1, h1));
     /* h1 = LN1(res1); res1 = dropout(out(ctx)) + x: d_in = dres1, d_res = dropout(dres1) */
     layernorm_dropout_backward(s->d_res, s->d_in, g.ln1_w, g.ln1_b, s->d_h1, res1, p.ln1_w, s->ln1_mean + l * R,
-                               s->ln1_rstd + l * R, N, C, encoder_attention_output_dropout(s), s->dropout_seed,
-                               STREAM_ATT_OUT(l));
+                               s->ln1_rstd + l * R, N, C, 0.0f, 0, 0);
+    encoder_dropout(s, s->d_res, C, encoder_attention_output_dropout(s), STREAM_ATT_OUT(l));
     memset(s->d_ctx, 0, NC);
     NERC_TRY(linear_grad(s, s->d_ctx, W(LIN_OUT), G(LIN_OUT), s->d_res, ctx));
     /* ctx = attention(qkv); qkv = qkv(x) */
@@ -60,7 +62,7 @@ static void embeddings_backward(struct nerc_state *s, const nerc_batch *b) {
     const encoder_params *p = &s->m->p, *g = &s->g;
     int64_t N = s->n_rows, C = c->dim;
     size_t NC = (size_t)(N * C) * sizeof(float);
-    dropout_backward(s->d_out, N * C, s->dropout_p, s->dropout_seed, STREAM_EMB);
+    encoder_dropout(s, s->d_out, C, s->dropout_p, STREAM_EMB);
     memset(s->d_res, 0, NC);
     layernorm_backward(s->d_res, g->cat[P_EMB_LN_W], g->cat[P_EMB_LN_B], s->d_out, s->emb_sum, p->cat[P_EMB_LN_W],
                        s->emb_mean, s->emb_rstd, N, C);
@@ -69,6 +71,11 @@ static void embeddings_backward(struct nerc_state *s, const nerc_batch *b) {
     int32_t pos_pad = config_roberta_positions(c) ? c->pad_token_id : -1;
     embedding_backward(g->cat[P_WORD_EMB], d_pos, d_type0, s->d_res, b->input_ids, s->pos, N, C, c->pad_token_id,
                        pos_pad);
+}
+
+static void grads_ready(const struct nerc_state *s, int32_t part) {
+    if (s->on_grads_ready)
+        s->on_grads_ready(s->grads_user, part);
 }
 
 nerc_status encoder_backward(struct nerc_state *s, const nerc_batch *b) {
@@ -80,13 +87,16 @@ nerc_status encoder_backward(struct nerc_state *s, const nerc_batch *b) {
     memset(s->d_out, 0, (size_t)(N * C) * sizeof(float));
     NERC_TRY(linear_grad(s, s->d_out, encoder_classifier(m, &m->p), encoder_classifier(m, &s->g), s->d_logits,
                          s->cls_in));
-    dropout_backward(s->d_out, N * C, s->cls_dropout_p, s->dropout_seed, STREAM_CLS);
+    grads_ready(s, (int32_t)L);
+    encoder_dropout(s, s->d_out, C, s->cls_dropout_p, STREAM_CLS);
     for (int64_t l = L - 1; l >= 0; l--) {
         NERC_TRY(block_backward(s, l, l == 0 ? s->x0 : encoder_hidden(s, (int32_t)l - 1)));
+        grads_ready(s, (int32_t)l);
         float *t = s->d_out; /* the block's input gradient feeds the block below */
         s->d_out = s->d_in;
         s->d_in = t;
     }
     embeddings_backward(s, b);
+    grads_ready(s, -1);
     return NERC_OK;
 }

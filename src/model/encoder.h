@@ -130,6 +130,13 @@ struct nerc_state {
     att_layout lay;
     float dropout_p, att_dropout_p, cls_dropout_p;
     uint64_t dropout_seed;
+    uint64_t *seq_seeds;      /* [max_seqs] each sequence's dropout seed: f(dropout_seed, its seq_id) */
+    /* Called by encoder_backward as soon as the gradients of a part are final
+     * (data parallelism sums them while the backward pass goes on): part =
+     * n_layers (the classifier), then n_layers-1 .. 0 (the blocks), then -1
+     * (the embeddings). NULL = none. */
+    void (*on_grads_ready)(void *user, int32_t part);
+    void *grads_user;
     /* bf16 / int8 inference: weights packed once per linear layer (indexed by linear_ref.index) */
     nerc_precision precision;
     linear_packed **packed;
@@ -173,6 +180,12 @@ nerc_status encoder_forward(struct nerc_state *s, const nerc_batch *b, int train
 nerc_status encoder_loss(struct nerc_state *s, const nerc_batch *b, double norm, double *loss);
 /* Accumulates parameter gradients (call after encoder_loss). */
 nerc_status encoder_backward(struct nerc_state *s, const nerc_batch *b);
+
+/* Inverted dropout of a packed (N, width) activation, sequence by sequence:
+ * the mask of element (t, c) of a sequence is a function of its seed, the
+ * stream and t*width + c only, not of where the batch packs it. The backward
+ * pass calls it on the gradient (the same mask and scale). */
+void encoder_dropout(const struct nerc_state *s, float *x, int64_t width, float p, uint64_t stream);
 
 /* Activation slot of block l: its own in training, a shared one in inference. */
 static inline int64_t encoder_slot(const struct nerc_state *s, int64_t l) { return s->training ? l : 0; }

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/rng.h"
 #include "model/encoder.h"
 
 /* ---- batch checks and positions ------------------------------------------------ */
@@ -65,7 +66,7 @@ static nerc_status prepare_layout(struct nerc_state *s, const nerc_batch *b) {
         return nerc_errorf(NERC_ERR_ARG, "batch needs %lld attention pairs; this state holds %lld", (long long)total,
                            (long long)s->max_att);
     s->att_offsets[b->n_seqs] = total * H;
-    s->lay = (att_layout){b->n_seqs, b->seq_offsets, s->seq_keys, s->att_offsets};
+    s->lay = (att_layout){b->n_seqs, b->seq_offsets, s->seq_keys, s->att_offsets, s->seq_seeds};
     s->n_rows = b->n_tokens;
     compute_positions(s, b);
     return check_rows(s, b);
@@ -93,6 +94,26 @@ static nerc_status linear_unbiased(struct nerc_state *s, linear_ref r, float *ou
     return linear(s, r, out, inp);
 }
 
+/* res = dropout(y + bias) + resid; out = LayerNorm(res), in one pass
+ * (kernels/fused.h). With dropout on, sequence by sequence: each one's mask is
+ * keyed by its own seed and its rows from 0, as encoder_dropout does. */
+static void residual_layernorm(const struct nerc_state *s, float *res, float *out, float *mean, float *rstd,
+                               const float *bias, const float *resid, const float *w, const float *b, float p,
+                               uint64_t stream) {
+    int64_t C = s->m->cfg.dim;
+    float eps = s->m->cfg.layer_norm_eps;
+    if (p <= 0.0f) {
+        bias_dropout_residual_layernorm_forward(res, out, mean, rstd, res, bias, resid, w, b, s->n_rows, C, eps, 0.0f,
+                                                0, stream);
+        return;
+    }
+    for (int32_t q = 0; q < s->lay.n_seqs; q++) {
+        int64_t r0 = s->lay.seq_offsets[q], rows = s->lay.seq_offsets[q + 1] - r0;
+        bias_dropout_residual_layernorm_forward(res + r0 * C, out + r0 * C, mean + r0, rstd + r0, res + r0 * C, bias,
+                                                resid + r0 * C, w, b, rows, C, eps, p, s->seq_seeds[q], stream);
+    }
+}
+
 /* One transformer block (post-LN):
  *   res1 = dropout(out(attention(qkv(x)))) + x;  h1 = LN1(res1)
  *   res2 = dropout(fc2(act(fc1(h1)))) + h1;      h2 = LN2(res2)
@@ -111,17 +132,34 @@ static nerc_status block_forward(struct nerc_state *s, int64_t l, const float *x
     NERC_TRY(linear(s, LINEAR(LIN_QKV), qkv, x));
     attention_forward(ctx, att, qkv, &s->lay, C, H, s->att_dropout_p, s->dropout_seed, STREAM_ATT(l));
     NERC_TRY(linear_unbiased(s, LINEAR(LIN_OUT), res1, ctx, &bias));
-    bias_dropout_residual_layernorm_forward(res1, h1, s->ln1_mean + sl * R, s->ln1_rstd + sl * R, res1, bias, x,
-                                            p.ln1_w, p.ln1_b, N, C, c->layer_norm_eps,
-                                            encoder_attention_output_dropout(s), s->dropout_seed, STREAM_ATT_OUT(l));
+    residual_layernorm(s, res1, h1, s->ln1_mean + sl * R, s->ln1_rstd + sl * R, bias, x, p.ln1_w, p.ln1_b,
+                       encoder_attention_output_dropout(s), STREAM_ATT_OUT(l));
     NERC_TRY(linear_unbiased(s, LINEAR(LIN_FC1), fc1, h1, &bias));
     bias_act_forward(s->training ? fc1 : NULL, act, fc1, bias, N, F, encoder_act_kind(c));
     NERC_TRY(linear_unbiased(s, LINEAR(LIN_FC2), res2, act, &bias));
 #undef LINEAR
-    bias_dropout_residual_layernorm_forward(res2, h2, s->ln2_mean + sl * R, s->ln2_rstd + sl * R, res2, bias, h1,
-                                            p.ln2_w, p.ln2_b, N, C, c->layer_norm_eps, s->dropout_p, s->dropout_seed,
-                                            STREAM_FFN(l));
+    residual_layernorm(s, res2, h2, s->ln2_mean + sl * R, s->ln2_rstd + sl * R, bias, h1, p.ln2_w, p.ln2_b,
+                       s->dropout_p, STREAM_FFN(l));
     return NERC_OK;
+}
+
+/* Each sequence's dropout seed from the step's seed and its id: the same
+ * masks whichever batch, slice or rank the sequence is computed in. */
+static void seed_sequences(struct nerc_state *s, const nerc_batch *b, uint64_t seed) {
+    for (int32_t q = 0; q < b->n_seqs; q++) {
+        uint64_t id = (uint64_t)(b->seq_ids ? b->seq_ids[q] : q);
+        uint64_t x = seed ^ (id * 0xd6e8feb86659fd93ULL);
+        s->seq_seeds[q] = rng_splitmix64(&x);
+    }
+}
+
+void encoder_dropout(const struct nerc_state *s, float *x, int64_t width, float p, uint64_t stream) {
+    if (p <= 0.0f)
+        return;
+    for (int32_t q = 0; q < s->lay.n_seqs; q++) {
+        int64_t r0 = s->lay.seq_offsets[q], rows = s->lay.seq_offsets[q + 1] - r0;
+        dropout_forward(x + r0 * width, rows * width, p, s->seq_seeds[q], stream);
+    }
 }
 
 /* x0 = dropout(LN(word + position (+ token type 0))) */
@@ -133,7 +171,7 @@ static void embeddings_forward(struct nerc_state *s, const nerc_batch *b) {
     embedding_forward(s->emb_sum, b->input_ids, s->pos, p->cat[P_WORD_EMB], p->cat[P_POS_EMB], type0, N, C);
     layernorm_forward(s->x0, s->emb_mean, s->emb_rstd, s->emb_sum, p->cat[P_EMB_LN_W], p->cat[P_EMB_LN_B], N, C,
                       c->layer_norm_eps);
-    dropout_forward(s->x0, N * C, s->dropout_p, s->dropout_seed, STREAM_EMB);
+    encoder_dropout(s, s->x0, C, s->dropout_p, STREAM_EMB);
 }
 
 nerc_status encoder_forward(struct nerc_state *s, const nerc_batch *b, int training, uint64_t seed) {
@@ -146,11 +184,12 @@ nerc_status encoder_forward(struct nerc_state *s, const nerc_batch *b, int train
     s->dropout_seed = seed;
     if (s->w16)
         encoder_refresh_w16(s); /* bf16 training: this step's weights */
+    seed_sequences(s, b, seed);
     embeddings_forward(s, b);
     for (int64_t l = 0; l < L; l++)
         NERC_TRY(block_forward(s, l, l == 0 ? s->x0 : encoder_hidden(s, (int32_t)l - 1)));
     memcpy(s->cls_in, encoder_hidden(s, (int32_t)L - 1), (size_t)(N * C) * sizeof(float));
-    dropout_forward(s->cls_in, N * C, s->cls_dropout_p, seed, STREAM_CLS);
+    encoder_dropout(s, s->cls_in, C, s->cls_dropout_p, STREAM_CLS);
     return linear(s, encoder_classifier(s->m, &s->m->p), s->logits, s->cls_in);
 }
 

@@ -85,7 +85,7 @@ nerc_status padded_batch_read(padded_batch *pb, const st_file *f) {
         return st;
     }
     pb->batch = (nerc_batch){pb->B, (int32_t)n, pb->input_ids, pb->position_ids, pb->labels, pb->seq_offsets,
-                             pb->seq_keys};
+                             pb->seq_keys, NULL};
     return NERC_OK;
 }
 

@@ -72,7 +72,9 @@ nerc_status nerc_state_init(nerc_state **out, const nerc_model *m, int32_t max_s
     s->training = training != 0;
     s->att_offsets = calloc((size_t)max_seqs + 1, sizeof *s->att_offsets);
     s->seq_keys = calloc((size_t)max_seqs, sizeof *s->seq_keys);
-    nerc_status st = s->att_offsets && s->seq_keys ? NERC_OK : nerc_errorf(NERC_ERR_NOMEM, "out of memory");
+    s->seq_seeds = calloc((size_t)max_seqs, sizeof *s->seq_seeds);
+    nerc_status st = s->att_offsets && s->seq_keys && s->seq_seeds ? NERC_OK
+                                                                   : nerc_errorf(NERC_ERR_NOMEM, "out of memory");
     if (st == NERC_OK)
         st = state_alloc_acts(s);
     if (st == NERC_OK && s->training) {
@@ -119,6 +121,7 @@ void nerc_state_free(nerc_state *s) {
     free(s->grad_mem);
     free(s->att_offsets);
     free(s->seq_keys);
+    free(s->seq_seeds);
     free(s);
 }
 

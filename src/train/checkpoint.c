@@ -77,7 +77,8 @@ typedef enum { FIELD_I64, FIELD_I32, FIELD_F64, FIELD_F32, FIELD_U64, FIELD_ENUM
 
 typedef enum {
     FIELD_COUNTER, /* progress: saved, restored on resume */
-    FIELD_SETTING  /* how the run was made: saved, must be equal on resume */
+    FIELD_SETTING, /* how the run was made: saved, must be equal on resume */
+    FIELD_RECORD   /* how the run was made: saved only (it may change on resume) */
 } field_role;
 
 typedef struct {
@@ -88,7 +89,7 @@ typedef struct {
     int top_level;    /* HF Trainer's own keys */
 } state_field;
 
-#define N_STATE_FIELDS 26
+#define N_STATE_FIELDS 27
 
 /* Every field of the run's state, pointing into `t` (settings are read only). */
 static int state_fields(trainer *t, state_field *f) {
@@ -121,6 +122,7 @@ static int state_fields(trainer *t, state_field *f) {
         {"dropout", FIELD_F32, &c->dropout, FIELD_SETTING, 0},
         {"attention_dropout", FIELD_F32, &c->attention_dropout, FIELD_SETTING, 0},
         {"classifier_dropout", FIELD_F32, &c->classifier_dropout, FIELD_SETTING, 0},
+        {"world_size", FIELD_I32, &t->dp.size, FIELD_RECORD, 0}, /* data order and masks do not depend on it */
     };
     _Static_assert(sizeof all / sizeof all[0] == N_STATE_FIELDS, "N_STATE_FIELDS must count the table");
     memcpy(f, all, sizeof all);
@@ -323,6 +325,8 @@ static nerc_status restore_fields(trainer *t, json_t *j, const char *path) {
     json_t *nj = json_object_get(j, "nerc");
     for (int i = 0; i < n; i++) {
         const json_t *v = json_object_get(f[i].top_level ? j : nj, f[i].name);
+        if (f[i].role == FIELD_RECORD)
+            continue; /* and may be absent (checkpoints older than it) */
         if (!v || !field_from_json(&f[i], v, &vals[i]))
             return nerc_errorf(NERC_ERR_FORMAT, "%s: \"%s\" missing or not a number", path, f[i].name);
         if (f[i].role == FIELD_SETTING && memcmp(&vals[i], f[i].ptr, field_size(f[i].type)) != 0) {
@@ -378,4 +382,20 @@ nerc_status checkpoint_load_state(trainer *t, int64_t step) {
         t->last_checkpoint = step;
     free(dir);
     return st;
+}
+
+nerc_status checkpoint_share_state(trainer *t) {
+    if (t->dp.size == 1)
+        return NERC_OK;
+    int64_t n = t->m->n_params * (int64_t)sizeof(float);
+    NERC_TRY(dist_bcast(t->m->params_mem, n, 0));
+    NERC_TRY(dist_bcast(t->opt.m, n, 0));
+    NERC_TRY(dist_bcast(t->opt.v, n, 0));
+    NERC_TRY(dist_bcast(&t->last_checkpoint, sizeof t->last_checkpoint, 0));
+    state_field f[N_STATE_FIELDS];
+    int nf = state_fields(t, f);
+    for (int i = 0; i < nf; i++)
+        if (f[i].role == FIELD_COUNTER)
+            NERC_TRY(dist_bcast(f[i].ptr, (int64_t)field_size(f[i].type), 0));
+    return NERC_OK;
 }

@@ -1,6 +1,8 @@
 /* nerc_train: Hugging Face Trainer semantics (AdamW, linear schedule, clipping,
  * evaluation each epoch, best model by validation F1) over packed batches, with
- * atomic checkpoints that resume bit-identically. */
+ * atomic checkpoints that resume bit-identically. Over several ranks (dist)
+ * it is data-parallel (data_parallel.c); rank 0 alone writes files and sends
+ * events, and the ranks agree on every outcome that decides what comes next. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +43,8 @@ static double now_s(void) {
 }
 
 static void emit(const trainer *t, nerc_train_event *ev) {
+    if (t->dp.rank != 0)
+        return;
     ev->total_steps = t->total_steps;
     ev->step = t->step;
     ev->epoch = t->steps_per_epoch ? (double)t->step / (double)t->steps_per_epoch : 0.0;
@@ -108,12 +112,20 @@ static nerc_status setup_data(trainer *t) {
 
 static nerc_status setup_compute(trainer *t) {
     const nerc_train_params *p = t->p;
-    int64_t rows = 1, att = 1;
-    NERC_TRY(batch_capacity(t->enc_train, p->batch_size, &rows, &att));
-    NERC_TRY(batch_capacity(t->enc_dev, p->batch_size, &rows, &att));
+    NERC_TRY(dp_init(t));
+    int64_t rows = 1, att = 1, eval_rows = 1, eval_att = 1;
+    int32_t slice = (int32_t)(((int64_t)p->batch_size + t->dp.size - 1) / t->dp.size);
+    NERC_TRY(batch_capacity(t->enc_train, slice, &rows, &att));
+    NERC_TRY(batch_capacity(t->enc_dev, p->batch_size, &eval_rows, &eval_att));
     if (t->enc_test)
-        NERC_TRY(batch_capacity(t->enc_test, p->batch_size, &rows, &att));
-    NERC_TRY(nerc_state_init(&t->s, t->m, p->batch_size, rows, att, 1));
+        NERC_TRY(batch_capacity(t->enc_test, p->batch_size, &eval_rows, &eval_att));
+    if (t->dp.size == 1) { /* one state for both, as big as either needs */
+        rows = rows > eval_rows ? rows : eval_rows;
+        att = att > eval_att ? att : eval_att;
+    } else {
+        NERC_TRY(nerc_state_init(&t->eval_s, t->m, p->batch_size, eval_rows, eval_att, 0));
+    }
+    NERC_TRY(nerc_state_init(&t->s, t->m, t->dp.size == 1 ? p->batch_size : slice, rows, att, 1));
     NERC_TRY(nerc_state_set_precision(t->s, p->precision));
     NERC_TRY(nerc_batcher_init(&t->bt, t->enc_train, p->batch_size));
     NERC_TRY(adamw_init(&t->opt, t->m->n_params));
@@ -140,6 +152,8 @@ static void log_entry(trainer *t, json_t *entry) {
 }
 
 static nerc_status open_log(trainer *t) {
+    if (t->dp.rank != 0)
+        return NERC_OK;
     char *path = fs_join(t->p->out, "log.jsonl");
     t->log = path ? fopen(path, "w") : NULL;
     nerc_status st = t->log ? NERC_OK : nerc_errorf(NERC_ERR_IO, "%s: cannot open for writing", path ? path : "log");
@@ -208,12 +222,18 @@ static nerc_status train_step(trainer *t, double *loss_out, double *norm_out, in
         nerc_data_batch db;
         double loss = 0.0;
         NERC_TRY(nerc_batcher_get(t->bt, (int32_t)t->batch_in_epoch + k, &db));
-        NERC_TRY(nerc_forward(t->s, &db.batch, 1, dropout_seed(t->p->seed, t->step, k)));
-        NERC_TRY(nerc_loss(t->s, &db.batch, (double)(counted ? counted : 1), &loss));
-        NERC_TRY(nerc_backward(t->s, &db.batch));
+        nerc_batch mine = dp_slice(t, &db);
+        if (k == n_micro - 1)
+            dp_begin_sync(t);
+        if (mine.n_seqs == 0)
+            continue; /* more ranks than sequences: this rank adds nothing */
+        NERC_TRY(nerc_forward(t->s, &mine, 1, dropout_seed(t->p->seed, t->step, k)));
+        NERC_TRY(nerc_loss(t->s, &mine, (double)(counted ? counted : 1), &loss));
+        NERC_TRY(nerc_backward(t->s, &mine));
         loss_sum += loss;
-        *rows_out += db.batch.n_tokens;
+        *rows_out += mine.n_tokens;
     }
+    NERC_TRY(dp_finish_sync(t, &loss_sum, rows_out));
     if (!isfinite(loss_sum))
         return numeric_error(t, "the training loss", loss_sum);
     double norm;
@@ -238,8 +258,12 @@ static void report_step(trainer *t, double loss, double norm, int64_t rows, doub
     ev.elapsed_s = t->train_seconds;
     ev.eta_s = t->step ? t->train_seconds / (double)t->step * (double)(t->total_steps - t->step) : 0.0;
     emit(t, &ev);
-    log_entry(t, json_pack("{s:I, s:f, s:f, s:f, s:f, s:f}", "step", (json_int_t)t->step, "epoch", ev.epoch, "loss",
-                           loss, "learning_rate", lr, "grad_norm", norm, "tokens_per_s", ev.tokens_per_s));
+    json_t *e = json_pack("{s:I, s:f, s:f, s:f, s:f, s:f, s:f, s:i}", "step", (json_int_t)t->step, "epoch", ev.epoch,
+                          "loss", loss, "learning_rate", lr, "grad_norm", norm, "tokens_per_s", ev.tokens_per_s,
+                          "seconds", dt, "world_size", (int)t->dp.size);
+    if (e && t->dp.size > 1) /* the part of the step spent waiting for the gradient sums (not overlapped) */
+        json_object_set_new(e, "sync_wait_seconds", json_real(t->dp.wait_s));
+    log_entry(t, e);
 }
 
 /* ---- evaluation ---------------------------------------------------------------- */
@@ -272,10 +296,24 @@ static nerc_status evaluate_split(trainer *t, const char *split, const nerc_data
     char msg[160];
     snprintf(msg, sizeof msg, "evaluating on the %s split (%d sentences)...", split, ds->n_sents);
     info(t, msg);
-    NERC_TRY(nerc_evaluate(t->s, ds, enc, &ep, r));
+    if (t->eval_s) { /* an inference state packs bf16 weights once: pack this step's */
+        NERC_TRY(nerc_state_set_precision(t->eval_s, NERC_PRECISION_FP32));
+        NERC_TRY(nerc_state_set_precision(t->eval_s, t->p->precision));
+    }
+    NERC_TRY(nerc_evaluate(t->eval_s ? t->eval_s : t->s, ds, enc, &ep, r));
     nerc_train_event ev = {.kind = NERC_EVENT_KIND_EVAL, .split = split, .eval = r};
     emit(t, &ev);
     return NERC_OK;
+}
+
+/* Rank 0 writes the checkpoint; every rank learns whether it worked. */
+static nerc_status save_checkpoint(trainer *t) {
+    nerc_status st = NERC_OK;
+    if (t->dp.rank == 0)
+        st = checkpoint_save(t);
+    else
+        t->last_checkpoint = t->step;
+    return dist_agree(st);
 }
 
 /* Evaluates on validation; keeps the best model in OUT; checkpoints. */
@@ -290,13 +328,16 @@ static nerc_status evaluate_and_checkpoint(trainer *t, int *stop_early) {
         t->best_f1 = f1;
         t->best_step = t->step;
         t->evals_since_best = 0;
-        st = nerc_model_save(t->m, t->p->out);
+        if (t->dp.rank == 0)
+            st = nerc_model_save(t->m, t->p->out);
     } else {
         t->evals_since_best++;
     }
     if (st == NERC_OK)
-        st = checkpoint_save(t);
-    if (st == NERC_OK)
+        st = save_checkpoint(t);
+    else
+        st = dist_agree(st);
+    if (st == NERC_OK && t->dp.rank == 0)
         checkpoint_prune(t);
     *stop_early = t->p->patience > 0 && t->evals_since_best >= t->p->patience;
     return st;
@@ -326,9 +367,11 @@ static nerc_status train_loop(trainer *t, nerc_train_result *res) {
                 break;
             }
         }
-        if (t->p->should_stop && t->p->should_stop(t->p->user)) {
+        int stop = t->p->should_stop && t->p->should_stop(t->p->user);
+        NERC_TRY(dp_any(&stop)); /* a signal on any rank stops every rank after the same step */
+        if (stop) {
             if (!evaluated_last)
-                NERC_TRY(checkpoint_save(t));
+                NERC_TRY(save_checkpoint(t));
             res->interrupted = 1;
             break;
         }
@@ -342,10 +385,14 @@ static nerc_status reload_best(trainer *t) {
     if (t->best_step == t->step)
         return NERC_OK; /* the weights in memory are the best */
     nerc_model *best = NULL;
-    NERC_TRY(nerc_model_load(&best, t->p->out, (const char *const *)t->m->cfg.labels, t->m->cfg.n_labels, 0));
-    memcpy(t->m->params_mem, best->params_mem, (size_t)best->n_params * sizeof(float));
+    nerc_status st = NERC_OK;
+    if (t->dp.rank == 0)
+        st = nerc_model_load(&best, t->p->out, (const char *const *)t->m->cfg.labels, t->m->cfg.n_labels, 0);
+    if (st == NERC_OK && best)
+        memcpy(t->m->params_mem, best->params_mem, (size_t)best->n_params * sizeof(float));
     nerc_model_free(best);
-    return NERC_OK;
+    NERC_TRY(dist_agree(st));
+    return dist_bcast(t->m->params_mem, t->m->n_params * (int64_t)sizeof(float), 0);
 }
 
 /* The logged validation result of the best step (no second evaluation). */
@@ -361,10 +408,10 @@ static json_t *best_validation_entry(const trainer *t) {
 }
 
 static nerc_status write_results(trainer *t, const nerc_train_result *res) {
-    json_t *j = json_pack("{s:I, s:f, s:I, s:f, s:f, s:b, s:b}", "steps", (json_int_t)res->steps, "best_f1",
+    json_t *j = json_pack("{s:I, s:f, s:I, s:f, s:f, s:b, s:b, s:i}", "steps", (json_int_t)res->steps, "best_f1",
                           res->best_f1, "best_step", (json_int_t)res->best_step, "train_seconds", res->train_seconds,
                           "train_tokens_per_s", res->tokens_per_s, "interrupted", res->interrupted, "early_stopped",
-                          res->early_stopped);
+                          res->early_stopped, "world_size", (int)t->dp.size);
     json_object_set_new(j, "validation", best_validation_entry(t));
     nerc_status st = NERC_OK;
     if (t->test) {
@@ -377,8 +424,9 @@ static nerc_status write_results(trainer *t, const nerc_train_result *res) {
     }
     char *s = json_dumps(j, JSON_INDENT(2));
     char *path = fs_join(t->p->out, "results.json");
-    if (st == NERC_OK)
+    if (st == NERC_OK && t->dp.rank == 0)
         st = s && path ? fs_write_file_atomic(path, s, strlen(s)) : nerc_errorf(NERC_ERR_NOMEM, "out of memory");
+    st = dist_agree(st);
     free(s);
     free(path);
     json_decref(j);
@@ -391,9 +439,13 @@ static nerc_status finish(trainer *t, nerc_train_result *res) {
     res->best_step = t->best_step;
     res->train_seconds = t->train_seconds;
     res->tokens_per_s = t->train_seconds > 0 ? (double)t->tokens_seen / t->train_seconds : 0.0;
-    char *svg = fs_join(t->p->out, "learning_curve.svg");
-    nerc_status st = svg ? plot_learning_curve(t->history, svg) : nerc_errorf(NERC_ERR_NOMEM, "out of memory");
-    free(svg);
+    nerc_status st = NERC_OK;
+    if (t->dp.rank == 0) {
+        char *svg = fs_join(t->p->out, "learning_curve.svg");
+        st = svg ? plot_learning_curve(t->history, svg) : nerc_errorf(NERC_ERR_NOMEM, "out of memory");
+        free(svg);
+    }
+    st = dist_agree(st);
     if (st != NERC_OK || res->interrupted || t->best_step < 0)
         return st;
     return write_results(t, res);
@@ -406,6 +458,8 @@ static void trainer_free(trainer *t) {
     adamw_free(&t->opt);
     nerc_batcher_free(t->bt);
     nerc_state_free(t->s);
+    nerc_state_free(t->eval_s);
+    dp_free(&t->dp);
     nerc_sequences_free(t->enc_train);
     nerc_sequences_free(t->enc_dev);
     nerc_sequences_free(t->enc_test);
@@ -438,22 +492,25 @@ static void describe_run(const trainer *t) {
         at += (size_t)snprintf(labels + at, sizeof labels - at, "%s%s", i ? " " : "", t->m->cfg.labels[i]);
     snprintf(msg, sizeof msg,
              "model %s%s: %.1fM parameters, %d labels (%s); %lld steps (%lld per epoch), batch %d x %d, lr %g "
-             "linear with %lld warmup steps, weight decay %g, dropout %g, label mode %s, seed %llu, %s, %d threads",
+             "linear with %lld warmup steps, weight decay %g, dropout %g, label mode %s, seed %llu, %s, world_size %d "
+             "x %d threads",
              p->model, p->init_random ? " (random init)" : "", (double)t->m->n_params / 1e6, t->m->cfg.n_labels, labels,
              (long long)t->total_steps, (long long)t->steps_per_epoch, p->batch_size, p->grad_accum, p->lr,
              (long long)t->warmup_steps, p->weight_decay, (double)t->m->cfg.dropout,
              nerc_label_mode_name(p->label_mode),
-             (unsigned long long)p->seed, nerc_precision_name(p->precision), nerc_get_threads());
+             (unsigned long long)p->seed, nerc_precision_name(p->precision), (int)t->dp.size, nerc_get_threads());
     info(t, msg);
 }
 
 static nerc_status start_or_resume(trainer *t) {
     describe_run(t);
-    int64_t latest = t->p->resume ? checkpoint_latest(t->p->out) : -1;
+    int64_t latest = t->p->resume && t->dp.rank == 0 ? checkpoint_latest(t->p->out) : -1;
+    NERC_TRY(dist_bcast(&latest, sizeof latest, 0));
     if (t->p->resume && latest < 0)
         info(t, "no checkpoint to resume from: starting from scratch");
     if (latest >= 0) {
-        NERC_TRY(checkpoint_load_state(t, latest));
+        NERC_TRY(dist_agree(t->dp.rank == 0 ? checkpoint_load_state(t, latest) : NERC_OK));
+        NERC_TRY(checkpoint_share_state(t));
         char msg[256];
         snprintf(msg, sizeof msg, "resumed from %s/checkpoint-%lld", t->p->out, (long long)latest);
         info(t, msg);
@@ -466,11 +523,14 @@ nerc_status nerc_train(const nerc_train_params *p, nerc_train_result *res) {
     memset(res, 0, sizeof *res);
     NERC_TRY(check_params(p));
     nerc_set_threads(p->threads);
-    NERC_TRY(fs_mkdirs(p->out));
+    NERC_TRY(dist_agree(dist_rank() == 0 ? fs_mkdirs(p->out) : NERC_OK));
     trainer t = {.p = p, .best_f1 = -1.0, .best_step = -1, .last_checkpoint = -1, .history = json_array()};
+    t.dp.rank = dist_rank(); /* dp_init fills the rest */
+    t.dp.size = dist_size();
     nerc_status st = setup_data(&t);
     if (st == NERC_OK)
         st = setup_compute(&t);
+    st = dist_agree(st);
     if (st == NERC_OK)
         st = start_or_resume(&t);
     if (st == NERC_OK)
