@@ -296,6 +296,25 @@ static void on_event(const nerc_train_event *ev, void *user) {
     w->last = ev->loss;
 }
 
+/* The trained model directory predicts: its tokenizer files were copied next to the weights. */
+static void check_predict(const char *out, const char *name) {
+    nerc_predict_params pp = nerc_predict_default_params();
+    nerc_predictor *pr = NULL;
+    CHECK_OK(nerc_predictor_load(&pr, out, &pp));
+    if (!pr)
+        return;
+    const char *text = "Angela Merkel visited Paris with the European Union delegation .";
+    nerc_prediction pred;
+    CHECK_OK(nerc_predict_text(pr, text, strlen(text), &pred));
+    int bad = 0;
+    for (int32_t i = 0; i < pred.n_entities; i++)
+        bad += pred.entities[i].start < 0 || pred.entities[i].end > (int64_t)strlen(text) ||
+               pred.entities[i].start >= pred.entities[i].end;
+    CHECK_MSG(bad == 0, "%s: %d of %d predicted entities out of the text", name, bad, pred.n_entities);
+    printf("  %-12s predicts from its saved directory: %d entities in the test sentence\n", name, pred.n_entities);
+    nerc_predictor_free(pr);
+}
+
 /* A short fine-tuning run of each family on CoNLL sentences lowers the training loss. */
 static void check_training(const char *dir, const char *name) {
     char *train = write_subset(SHARED_DIR "/data/conll2003/train.txt", "train.txt", 400);
@@ -313,6 +332,7 @@ static void check_training(const char *dir, const char *name) {
               w.first, w.last, (long long)res.steps);
     printf("  %-12s 30 training steps: loss %.3f -> %.3f, validation F1 (word level) %.3f\n", name, w.first, w.last,
            res.best_f1);
+    check_predict(out, name);
     free(train);
     free(dev);
 }
@@ -335,7 +355,8 @@ int main(void) {
     check_hub_layouts(models[0], dirs[0], models[1], dirs[1]);
     check_bf16_weights(models[0], dirs[0]);
     nerc_set_log(NULL, NULL);
-    check_training(dirs[0], families[0]);
+    for (int i = 0; i < 3; i++)
+        check_training(dirs[i], families[i]);
     for (int i = 0; i < 3; i++) {
         nerc_model_free(models[i]);
         free(dirs[i]);

@@ -195,8 +195,8 @@ static void corpus_build(corpus *c) {
     corpus_add(c, longer, at);
 }
 
-/* nerc predict over every text (one per line) with aggregation aggs[a]. */
-static void corpus_expect(corpus *c, int a) {
+/* nerc predict over every text (one per line) with aggregation aggs[a] at `precision`. */
+static void corpus_expect(corpus *c, int a, const char *precision) {
     char path[256], cmd[1024];
     snprintf(path, sizeof path, "%s/texts.txt", tmp);
     FILE *f = fopen(path, "w");
@@ -204,7 +204,8 @@ static void corpus_expect(corpus *c, int a) {
         fprintf(f, "%s\n", c->texts[i]);
     if (f)
         fclose(f);
-    snprintf(cmd, sizeof cmd, "%s predict --model %s --aggregation %s %s", nerc, MODEL_DIR, aggs[a], path);
+    snprintf(cmd, sizeof cmd, "%s predict --model %s --aggregation %s --precision %s %s", nerc, MODEL_DIR, aggs[a],
+             precision, path);
     FILE *p = popen(cmd, "r");
     c->expect[a] = json_array();
     char *line = NULL;
@@ -330,6 +331,24 @@ static int run_clients(const corpus *c, int port, int n_threads, int *requests) 
         *requests += jobs[t].requests;
     }
     return bad;
+}
+
+/* nerc serve --precision int8 answers as nerc predict --precision int8 (weights quantized once at load). */
+static void test_int8(const corpus *c) {
+    corpus c8 = {.texts = c->texts, .n = c->n};
+    for (int a = 0; a < 3; a++)
+        corpus_expect(&c8, a, "int8");
+    server_proc sp;
+    if (server_start(&sp, "--precision int8 --max-wait-ms 2") == 0) {
+        int requests = 0;
+        int bad = run_clients(&c8, sp.port, 4, &requests);
+        CHECK_MSG(bad == 0, "--precision int8: %d of %d requests differ from nerc predict --precision int8", bad,
+                  requests);
+        printf("  --precision int8: %d requests as nerc predict --precision int8\n", requests);
+        CHECK_MSG(server_stop(&sp, 60) == 0, "the int8 server did not exit 0 after SIGTERM");
+    }
+    for (int a = 0; a < 3; a++)
+        json_decref(c8.expect[a]);
 }
 
 static void test_answers(const corpus *c, int port) {
@@ -825,7 +844,7 @@ int main(int argc, char **argv) {
     corpus c = {0};
     corpus_build(&c);
     for (int a = 0; a < 3; a++)
-        corpus_expect(&c, a);
+        corpus_expect(&c, a, "fp32");
     printf("  %d texts: %d CoNLL dev sentences, raw-text fixture lines, one of 300 words (windows)\n", c.n, N_DEV);
     server_proc sp;
     if (server_start(&sp, "--max-wait-ms 2 --max-body-bytes 65536 --max-batch-tokens 2048") == 0) {
@@ -837,6 +856,7 @@ int main(int argc, char **argv) {
         test_library(sp.port);
         CHECK_MSG(server_stop(&sp, 60) == 0, "the server did not exit 0 after SIGTERM");
     }
+    test_int8(&c);
     test_queue_full_and_timeout();
     test_graceful_stop(&c);
     corpus_free(&c);

@@ -114,7 +114,8 @@ static int apply_flags(nerc_train_params *p, const train_flags *f) {
 
 static const char *synopsis =
     "--model DIR --train FILE --validation FILE [--test FILE] --out DIR [options]\n\n"
-    "Fine-tunes DistilBERT for token classification with Hugging Face Trainer semantics\n"
+    "Fine-tunes a BERT-family encoder (DistilBERT, BERT, RoBERTa, XLM-RoBERTa: config.json's\n"
+    "model_type) for token classification with Hugging Face Trainer semantics\n"
     "(AdamW, linear decay, gradient clipping), evaluates on the validation split after\n"
     "every epoch (word-level seqeval), keeps the best model in OUT and checkpoints in\n"
     "OUT/checkpoint-<step>. Ctrl-C saves a checkpoint; --resume continues from it.\n"

@@ -27,7 +27,7 @@ static const command commands[] = {
 };
 
 static void usage(FILE *out) {
-    fprintf(out, "nerc — named-entity recognition in C (DistilBERT token classification)\n\n"
+    fprintf(out, "nerc — named-entity recognition in C (token classification with DistilBERT, BERT, RoBERTa, XLM-RoBERTa)\n\n"
                  "usage: nerc <command> [options]   (nerc <command> --help for details; nerc --version)\n\ncommands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].help);

@@ -11,6 +11,7 @@
 #include "model/encoder.h"
 #include "model/family.h"
 #include "nerc/hub.h"
+#include "nerc/text.h"
 
 /* ---- labels ------------------------------------------------------------- */
 
@@ -290,15 +291,12 @@ nerc_status nerc_model_load(nerc_model **out, const char *name, const char *cons
 
 /* ---- saving ------------------------------------------------------------- */
 
-static const char *tokenizer_files[] = {"vocab.txt",   "vocab.json",          "merges.txt",
-                                        "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
-                                        "added_tokens.json", "sentencepiece.bpe.model"};
-
 static nerc_status copy_tokenizer_files(const nerc_model *m, const char *dir) {
     if (!m->tokenizer_dir)
         return NERC_OK;
-    for (size_t i = 0; i < sizeof tokenizer_files / sizeof tokenizer_files[0]; i++) {
-        char *src = fs_join(m->tokenizer_dir, tokenizer_files[i]), *dst = fs_join(dir, tokenizer_files[i]);
+    for (int i = 0; nerc_tokenizer_file_names[i]; i++) {
+        const char *name = nerc_tokenizer_file_names[i];
+        char *src = fs_join(m->tokenizer_dir, name), *dst = fs_join(dir, name);
         nerc_status st = src && dst ? NERC_OK : nerc_errorf(NERC_ERR_NOMEM, "out of memory");
         if (st == NERC_OK && fs_exists(src) && strcmp(src, dst) != 0)
             st = fs_copy_file(src, dst);

@@ -13,7 +13,7 @@
 
 const char *const nerc_tokenizer_file_names[] = {
     "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt", "vocab.json",
-    "merges.txt",     "sentencepiece.bpe.model", NULL};
+    "merges.txt",     "sentencepiece.bpe.model", "spiece.model",     "added_tokens.json", NULL};
 
 nerc_tokenizer *tokenizer_new(void) {
     nerc_tokenizer *tok = calloc(1, sizeof *tok);
