@@ -19,10 +19,9 @@
 
 #include "kernels/gemm.h"
 #include "model/encoder.h"
+#include "bench.h"
 #include "nerc.h"
 #include "train/optim.h"
-
-#define SHARED "../shared"
 
 static double now_s(void) {
     struct timespec ts;
@@ -46,17 +45,6 @@ static double forward_flops(const nerc_model *m, const nerc_batch *b) {
         att += 4.0 * T * T * C;
     }
     return c->n_layers * (2.0 * N * (4 * C * C + 2 * C * F) + att) + 2.0 * N * C * c->n_labels;
-}
-
-static nerc_sequences *encode_split(const char *path, const nerc_label_set *labels, const nerc_tokenizer *tok,
-                                  nerc_dataset **ds) {
-    nerc_sequences *enc = NULL;
-    nerc_encode_params ep = nerc_encode_default_params();
-    if (nerc_dataset_read_conll(ds, path, labels) != NERC_OK || nerc_encode_dataset(&enc, *ds, tok, &ep) != NERC_OK) {
-        fprintf(stderr, "bench: %s\n", nerc_last_error());
-        exit(1);
-    }
-    return enc;
 }
 
 typedef struct {
@@ -151,8 +139,8 @@ int main(int argc, char **argv) {
         return 1;
     }
     nerc_dataset *train = NULL, *dev = NULL;
-    nerc_sequences *enc = encode_split(SHARED "/data/conll2003/train.txt", &labels, tok, &train);
-    nerc_sequences *enc_dev = encode_split(SHARED "/data/conll2003/dev.txt", &labels, tok, &dev);
+    nerc_sequences *enc = bench_encode_split(SHARED "/data/conll2003/train.txt", &labels, tok, &train);
+    nerc_sequences *enc_dev = bench_encode_split(SHARED "/data/conll2003/dev.txt", &labels, tok, &dev);
     nerc_batcher *bt = NULL;
     nerc_state *s = NULL;
     nerc_batcher_init(&bt, enc, 16);

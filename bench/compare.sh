@@ -51,6 +51,11 @@ native_bf16=$(grep -q "bf16 (native)" <(build/nerc --version) && echo 1 || echo 
 echo "== PyTorch"
 json() { "$PY" -c "import json,sys; print(json.loads(sys.stdin.read().strip().splitlines()[-1])['$1'])"; }
 if "$PY" -c "import torch" 2>/dev/null; then
+  # Debian's torch takes its GEMM from the libblas.so.3 alternative: the reference (netlib) BLAS
+  # is ~10x slower than OpenBLAS, which a fair comparison needs
+  blas=$(readlink -f /usr/lib/x86_64-linux-gnu/libblas.so.3 2>/dev/null)
+  echo "PyTorch's BLAS: ${blas:-unknown}"
+  case "$blas" in */blas/libblas.so*) notes+=("PyTorch ran on the reference (netlib) BLAS: apt-get install libopenblas0-pthread for a fair peer");; esac
   for p in fp32 bf16; do
     if [ "$p" = bf16 ] && [ "$native_bf16" = 0 ]; then notes+=("PyTorch bf16: skipped (no native bf16 on this CPU, as for nerc)"); continue; fi
     out=$("$PY" bench/compare_torch.py train "$W/batches.json" "$STEPS" "$p") || { notes+=("PyTorch train $p failed"); continue; }

@@ -7,20 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "bench.h"
 #include "nerc.h"
-
-#define SHARED "../shared"
-
-static nerc_sequences *encode_split(const char *path, const nerc_label_set *labels, const nerc_tokenizer *tok,
-                                    nerc_dataset **ds) {
-    nerc_sequences *enc = NULL;
-    nerc_encode_params ep = nerc_encode_default_params();
-    if (nerc_dataset_read_conll(ds, path, labels) != NERC_OK || nerc_encode_dataset(&enc, *ds, tok, &ep) != NERC_OK) {
-        fprintf(stderr, "dump_batches: %s\n", nerc_last_error());
-        exit(1);
-    }
-    return enc;
-}
 
 static void write_ints(FILE *f, const int32_t *x, int32_t n) {
     fputc('[', f);
@@ -61,8 +49,8 @@ int main(int argc, char **argv) {
         return 1;
     }
     nerc_dataset *train = NULL, *dev = NULL;
-    nerc_sequences *enc = encode_split(SHARED "/data/conll2003/train.txt", &labels, tok, &train);
-    nerc_sequences *enc_dev = encode_split(SHARED "/data/conll2003/dev.txt", &labels, tok, &dev);
+    nerc_sequences *enc = bench_encode_split(SHARED "/data/conll2003/train.txt", &labels, tok, &train);
+    nerc_sequences *enc_dev = bench_encode_split(SHARED "/data/conll2003/dev.txt", &labels, tok, &dev);
     nerc_batcher *bt = NULL, *bd = NULL;
     FILE *f = fopen(argv[2], "w");
     if (!f || nerc_batcher_init(&bt, enc, 16) != NERC_OK || nerc_batcher_init(&bd, enc_dev, 64) != NERC_OK) {

@@ -7,6 +7,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/wait.h>
 
 static int test_checks = 0, test_failed = 0, test_skipped = 0;
 
@@ -68,6 +69,39 @@ static inline size_t test_hex_decode(const char *hex, char *out) {
         out[i] = (char)v;
     }
     return n;
+}
+
+/* Runs a shell command (the caller adds 2>&1 to capture stderr too); the first
+ * cap-1 bytes of its output go to out. Returns its exit status, -1 on a signal. */
+static inline int test_run_capture(const char *cmd, char *out, size_t cap) {
+    FILE *p = popen(cmd, "r");
+    if (!p)
+        return -1;
+    size_t n = fread(out, 1, cap - 1, p);
+    out[n] = '\0';
+    char drain[4096]; /* read the rest, or the child dies of SIGPIPE */
+    while (fread(drain, 1, sizeof drain, p) > 0) {
+    }
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* 1 when both files can be read and hold the same bytes. */
+static inline int test_same_file(const char *a, const char *b) {
+    FILE *fa = fopen(a, "rb"), *fb = fopen(b, "rb");
+    int eq = fa && fb;
+    char x[4096], y[4096];
+    while (eq) {
+        size_t nx = fread(x, 1, sizeof x, fa), ny = fread(y, 1, sizeof y, fb);
+        eq = nx == ny && !memcmp(x, y, nx);
+        if (nx < sizeof x)
+            break;
+    }
+    if (fa)
+        fclose(fa);
+    if (fb)
+        fclose(fb);
+    return eq;
 }
 
 static inline int test_report(const char *name) {

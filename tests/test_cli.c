@@ -18,16 +18,7 @@ static char nerc[512], tmp[64];
 static int run(const char *args, char *out, size_t cap) {
     char cmd[4096];
     snprintf(cmd, sizeof cmd, "%s %s 2>&1", nerc, args);
-    FILE *p = popen(cmd, "r");
-    if (!p)
-        return -1;
-    size_t n = fread(out, 1, cap - 1, p);
-    out[n] = '\0';
-    char drain[4096]; /* read the rest, or the child dies of SIGPIPE */
-    while (fread(drain, 1, sizeof drain, p) > 0) {
-    }
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    return test_run_capture(cmd, out, cap);
 }
 
 static void write_file(const char *name, const char *data, size_t len) {
@@ -91,15 +82,6 @@ static void test_tokenize_families(void) {
     free(dir);
 }
 
-static int file_equal(const char *a, const char *b) {
-    char *x = NULL, *y = NULL;
-    size_t nx = 0, ny = 0;
-    int eq = fs_read_file(a, 0, &x, &nx) == NERC_OK && fs_read_file(b, 0, &y, &ny) == NERC_OK && nx == ny &&
-             !memcmp(x, y, nx);
-    free(x), free(y);
-    return eq;
-}
-
 /* kill -9 at an arbitrary moment (checkpoints are written every step), then
  * --resume: the result equals an uninterrupted run, byte for byte. */
 static void test_kill9_resume(void) {
@@ -128,10 +110,10 @@ static void test_kill9_resume(void) {
         char a[512], b[512];
         snprintf(a, sizeof a, "%s/whole/checkpoint-24/model.safetensors", tmp);
         snprintf(b, sizeof b, "%s/killed%d/checkpoint-24/model.safetensors", tmp, k);
-        CHECK_MSG(file_equal(a, b), "kill -9 after %d ms + resume: weights differ", delays_ms[k]);
+        CHECK_MSG(test_same_file(a, b), "kill -9 after %d ms + resume: weights differ", delays_ms[k]);
         snprintf(a, sizeof a, "%s/whole/checkpoint-24/optimizer.safetensors", tmp);
         snprintf(b, sizeof b, "%s/killed%d/checkpoint-24/optimizer.safetensors", tmp, k);
-        CHECK_MSG(file_equal(a, b), "kill -9 after %d ms + resume: optimizer state differs", delays_ms[k]);
+        CHECK_MSG(test_same_file(a, b), "kill -9 after %d ms + resume: optimizer state differs", delays_ms[k]);
     }
     CHECK_MSG(interrupted > 0, "every run finished before its kill -9: the test proved nothing");
     /* --resume with other settings breaks the bit-identical promise: refused, naming the field */

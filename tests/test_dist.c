@@ -32,28 +32,10 @@ static char nerc[512], tmp[64];
 static int run(const char *cmd, char *out, size_t cap) {
     char full[8192];
     snprintf(full, sizeof full, "{ %s ; } 2>&1", cmd);
-    FILE *p = popen(full, "r");
-    if (!p)
-        return -1;
-    size_t n = fread(out, 1, cap - 1, p);
-    out[n] = '\0';
-    char drain[4096];
-    while (fread(drain, 1, sizeof drain, p) > 0) {
-    }
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    return test_run_capture(full, out, cap);
 }
 
 static char *path(const char *name) { return fs_join(tmp, name); }
-
-static int same_bytes(const char *a, const char *b) {
-    char *x = NULL, *y = NULL;
-    size_t nx = 0, ny = 0;
-    int eq = fs_read_file(a, 0, &x, &nx) == NERC_OK && fs_read_file(b, 0, &y, &ny) == NERC_OK && nx == ny &&
-             !memcmp(x, y, nx);
-    free(x), free(y);
-    return eq;
-}
 
 /* ---- a build without MPI ---------------------------------------------------------- */
 
@@ -205,7 +187,7 @@ static void test_dropout_deterministic(void) {
     char *a = path("dr_a/checkpoint-30"), *b = path("dr_b/checkpoint-30"), *c = path("dr_1/checkpoint-30");
     char *ma = fs_join(a, "model.safetensors"), *mb = fs_join(b, "model.safetensors");
     char *oa = fs_join(a, "optimizer.safetensors"), *ob = fs_join(b, "optimizer.safetensors");
-    CHECK_MSG(same_bytes(ma, mb) && same_bytes(oa, ob), "dropout on, 2 ranks twice: different bytes");
+    CHECK_MSG(test_same_file(ma, mb) && test_same_file(oa, ob), "dropout on, 2 ranks twice: different bytes");
     char *na = path("dr_a"), *n1 = path("dr_1");
     read_log(n1, &one);
     read_log(na, &two);
@@ -290,8 +272,8 @@ static void expect_same_output(const char *args, const char *input_redirect, con
     for (int np = 2; np <= max_np; np++) {
         snprintf(cmd, sizeof cmd, MPIRUN " -np %d %s %s %s > %s", np, nerc, args, input_redirect, b);
         int rc = run(cmd, o, sizeof o);
-        CHECK_MSG(rc == 0 && same_bytes(a, b), "%d ranks: nerc %s: exit %d, output differs: %s", np, args, rc, o);
-        CHECK_MSG(!file || same_bytes(file, fa), "%d ranks: nerc %s: %s differs", np, args, file);
+        CHECK_MSG(rc == 0 && test_same_file(a, b), "%d ranks: nerc %s: exit %d, output differs: %s", np, args, rc, o);
+        CHECK_MSG(!file || test_same_file(file, fa), "%d ranks: nerc %s: %s differs", np, args, file);
     }
 }
 

@@ -399,16 +399,7 @@ static void test_headers_and_sha(void) {
 static int run_cli(const char *args, char *out, size_t cap) {
     char cmd[2048];
     snprintf(cmd, sizeof cmd, "HF_HOME=%s/clihome HF_ENDPOINT=%s %s %s 2>&1", tmp, endpoint, nerc, args);
-    FILE *p = popen(cmd, "r");
-    if (!p)
-        return -1;
-    size_t n = fread(out, 1, cap - 1, p);
-    out[n] = '\0';
-    char drain[4096];
-    while (fread(drain, 1, sizeof drain, p) > 0) {
-    }
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    return test_run_capture(cmd, out, cap);
 }
 
 static void test_cli(void) {

@@ -261,20 +261,6 @@ static void test_bad_checkpoints(const nerc_model *tiny) {
     free(p), free(cfg_src), free(cfg_dst), free(dir);
 }
 
-static int files_equal(const char *a, const char *b) {
-    char *x, *y;
-    size_t nx, ny;
-    if (fs_read_file(a, 0, &x, &nx) != NERC_OK)
-        return 0;
-    if (fs_read_file(b, 0, &y, &ny) != NERC_OK) {
-        free(x);
-        return 0;
-    }
-    int eq = nx == ny && !memcmp(x, y, nx);
-    free(x), free(y);
-    return eq;
-}
-
 static void test_roundtrip(const nerc_model *tiny) {
     char *d1 = tmp_path("rt1"), *d2 = tmp_path("rt2");
     CHECK_OK(nerc_model_save(tiny, d1));
@@ -285,10 +271,10 @@ static void test_roundtrip(const nerc_model *tiny) {
               !memcmp(m->params_mem, tiny->params_mem, (size_t)m->n_params * sizeof(float)));
         CHECK_OK(nerc_model_save(m, d2));
         char *a = fs_join(d1, "model.safetensors"), *b = fs_join(d2, "model.safetensors");
-        CHECK_MSG(files_equal(a, b), "save(load(save(m))) differs from save(m)");
+        CHECK_MSG(test_same_file(a, b), "save(load(save(m))) differs from save(m)");
         free(a), free(b);
         a = fs_join(d1, "config.json"), b = fs_join(d2, "config.json");
-        CHECK(files_equal(a, b));
+        CHECK(test_same_file(a, b));
         free(a), free(b);
         a = fs_join(d2, "vocab.txt");
         CHECK(fs_exists(a));

@@ -55,11 +55,9 @@ static nerc_train_params base_params(const char *out) {
 static char *out_dir(const char *name) { return fs_join(tmp, name); }
 
 static int same_file(const char *dir_a, const char *dir_b, const char *name) {
-    char *a = fs_join(dir_a, name), *b = fs_join(dir_b, name), *x = NULL, *y = NULL;
-    size_t nx = 0, ny = 0;
-    int ok = fs_read_file(a, 0, &x, &nx) == NERC_OK && fs_read_file(b, 0, &y, &ny) == NERC_OK && nx == ny &&
-             !memcmp(x, y, nx);
-    free(a), free(b), free(x), free(y);
+    char *a = fs_join(dir_a, name), *b = fs_join(dir_b, name);
+    int ok = a && b && test_same_file(a, b);
+    free(a), free(b);
     return ok;
 }
 

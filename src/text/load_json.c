@@ -328,15 +328,18 @@ static nerc_status parse_bert_normalizer(tok_norm *nm, const json_t *obj, const 
     return NERC_OK;
 }
 
-static nerc_status add_normalizer(nerc_tokenizer *tok, const json_t *obj, const char *path, const char *field);
+typedef nerc_status (*stage_adder)(nerc_tokenizer *tok, const json_t *obj, const char *path, const char *field);
 
-static nerc_status add_normalizer_list(nerc_tokenizer *tok, const json_t *arr, const char *path, const char *field) {
+/* A "Sequence" stage: adds each element of its array `key` ("normalizers", "pretokenizers") in order. */
+static nerc_status add_stage_list(nerc_tokenizer *tok, const json_t *seq, const char *key, const char *path,
+                                  const char *field, stage_adder add) {
+    const json_t *arr = json_object_get(seq, key);
     if (!json_is_array(arr))
-        return nerc_errorf(NERC_ERR_FORMAT, "%s: %s.normalizers must be an array", path, field);
+        return nerc_errorf(NERC_ERR_FORMAT, "%s: %s.%s must be an array", path, field, key);
     for (size_t i = 0; i < json_array_size(arr); i++) {
         char sub[96];
-        snprintf(sub, sizeof sub, "%s.normalizers[%zu]", field, i);
-        NERC_TRY(add_normalizer(tok, json_array_get(arr, i), path, sub));
+        snprintf(sub, sizeof sub, "%s.%s[%zu]", field, key, i);
+        NERC_TRY(add(tok, json_array_get(arr, i), path, sub));
     }
     return NERC_OK;
 }
@@ -344,7 +347,7 @@ static nerc_status add_normalizer_list(nerc_tokenizer *tok, const json_t *arr, c
 static nerc_status add_normalizer(nerc_tokenizer *tok, const json_t *obj, const char *path, const char *field) {
     const char *type = type_of(obj);
     if (type && !strcmp(type, "Sequence"))
-        return add_normalizer_list(tok, json_object_get(obj, "normalizers"), path, field);
+        return add_stage_list(tok, obj, "normalizers", path, field, add_normalizer);
     if (tok->n_norms == TOK_MAX_STAGES)
         return unsupported(path, field, "more normalizers", "16 at most");
     char where[160];
@@ -424,23 +427,10 @@ static nerc_status parse_metaspace(tok_pretok *pt, const json_t *obj, const char
     return NERC_OK;
 }
 
-static nerc_status add_pretok(nerc_tokenizer *tok, const json_t *obj, const char *path, const char *field);
-
-static nerc_status add_pretok_list(nerc_tokenizer *tok, const json_t *arr, const char *path, const char *field) {
-    if (!json_is_array(arr))
-        return nerc_errorf(NERC_ERR_FORMAT, "%s: %s.pretokenizers must be an array", path, field);
-    for (size_t i = 0; i < json_array_size(arr); i++) {
-        char sub[96];
-        snprintf(sub, sizeof sub, "%s.pretokenizers[%zu]", field, i);
-        NERC_TRY(add_pretok(tok, json_array_get(arr, i), path, sub));
-    }
-    return NERC_OK;
-}
-
 static nerc_status add_pretok(nerc_tokenizer *tok, const json_t *obj, const char *path, const char *field) {
     const char *type = type_of(obj);
     if (type && !strcmp(type, "Sequence"))
-        return add_pretok_list(tok, json_object_get(obj, "pretokenizers"), path, field);
+        return add_stage_list(tok, obj, "pretokenizers", path, field, add_pretok);
     if (tok->n_pres == TOK_MAX_STAGES)
         return unsupported(path, field, "more pre-tokenizers", "16 at most");
     char where[160];
