@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "kernels/adamw.h"
+#include "kernels/rows.h"
 
 adamw_hparams adamw_defaults(void) { return (adamw_hparams){0.9f, 0.999f, 1e-8f, 0.0f}; }
 
@@ -52,16 +53,16 @@ double grad_global_norm(const float *grads, int64_t n) {
     double part[NORM_CHUNKS] = {0};
     int64_t chunk = (n + NORM_CHUNKS - 1) / NORM_CHUNKS;
 #pragma omp parallel for schedule(static)
-    for (int c = 0; c < NORM_CHUNKS; c++) {
-        int64_t lo = c * chunk, hi = lo + chunk < n ? lo + chunk : n;
+    for (int ch = 0; ch < NORM_CHUNKS; ch++) {
+        int64_t lo = ch * chunk, hi = lo + chunk < n ? lo + chunk : n;
+        const float *g = grads + lo;
         double s = 0.0;
-        for (int64_t i = lo; i < hi; i++)
-            s += (double)grads[i] * grads[i];
-        part[c] = s;
+        ROW_SUM8(s, hi - lo, (double)g[i_] * g[i_]); /* 8 lanes: vectorised, the order still fixed */
+        part[ch] = s;
     }
     double s = 0.0;
-    for (int c = 0; c < NORM_CHUNKS; c++)
-        s += part[c];
+    for (int ch = 0; ch < NORM_CHUNKS; ch++)
+        s += part[ch];
     return sqrt(s);
 }
 
