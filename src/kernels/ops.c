@@ -167,6 +167,15 @@ static inline void axpy(float *y, float a, const float *x, int64_t n) {
         y[i] += a * x[i];
 }
 
+/* Two axpys over distinct rows in one loop. */
+static inline void axpy2(float *restrict y1, float a1, const float *restrict x1, float *restrict y2, float a2,
+                         const float *restrict x2, int64_t n) {
+    for (int64_t i = 0; i < n; i++) {
+        y1[i] += a1 * x1[i];
+        y2[i] += a2 * x2[i];
+    }
+}
+
 /* The dropout key of sequence b's probabilities: its own seed and indices
  * from 0 when the layout has per-sequence seeds, else the call's seed and b's
  * offset in the batch. */
@@ -220,33 +229,42 @@ void SIMD_NAME(attention_forward)(float *ctx, float *att, const float *qkv, cons
     }
 }
 
-/* One (sequence, head) of the backward pass; dp is scratch (H,Tq,Tk) of this sequence. */
+/* One (sequence, head) of the backward pass; dp is scratch (H,Tq,Tk) of this sequence.
+ * Two sweeps so that every axpy of an inner loop lands on one row (it stays in
+ * L1): by query row i for dq_i, then by key row j for dk_j and dv_j. Each sum
+ * still runs over its index in ascending order, as one sweep would. */
 static void attention_head_backward(float *dqkv, float *dp, const float *dctx, const float *qkv, const float *att,
                                     int64_t r0, int64_t Tq, int64_t Tk, int64_t C, int64_t D, int64_t h, float drop_p,
                                     uint64_t seed, uint64_t stream, int64_t att_base) {
     float scale = 1.0f / sqrtf((float)D);
+#define KEEP(i, j)                                                                                                     \
+    (drop_p > 0.0f ? dropout_scale(drop_p, seed, stream, (uint64_t)(att_base + (h * Tq + (i)) * Tk + (j))) : 1.0f)
     for (int64_t i = 0; i < Tq; i++) {
         const float *p = att + (h * Tq + i) * Tk, *dc = dctx + (r0 + i) * C + h * D;
-        const float *q = qkv + (r0 + i) * 3 * C + h * D;
         float *d = dp + (h * Tq + i) * Tk;
-        /* ctx_i = sum_j pd_ij v_j  =>  dpd_ij = dctx_i . v_j,  dv_j += pd_ij dctx_i */
+        /* ctx_i = sum_j pd_ij v_j  =>  dpd_ij = dctx_i . v_j */
         float s = 0.0f;
         for (int64_t j = 0; j < Tk; j++) {
-            float keep = drop_p > 0.0f
-                             ? dropout_scale(drop_p, seed, stream, (uint64_t)(att_base + (h * Tq + i) * Tk + j))
-                             : 1.0f;
-            d[j] = dot(dc, qkv + (r0 + j) * 3 * C + 2 * C + h * D, D) * keep;
-            axpy(dqkv + (r0 + j) * 3 * C + 2 * C + h * D, p[j] * keep, dc, D);
+            d[j] = dot(dc, qkv + (r0 + j) * 3 * C + 2 * C + h * D, D) * KEEP(i, j);
             s += p[j] * d[j];
         }
         /* p = softmax(s_i)  =>  ds_ij = p_ij (dp_ij - sum_k p_ik dp_ik); s_ij = scale q_i . k_j */
         float *dq = dqkv + (r0 + i) * 3 * C + h * D;
         for (int64_t j = 0; j < Tk; j++) {
-            float ds = p[j] * (d[j] - s) * scale;
-            axpy(dq, ds, qkv + (r0 + j) * 3 * C + C + h * D, D);
-            axpy(dqkv + (r0 + j) * 3 * C + C + h * D, ds, q, D);
+            d[j] = p[j] * (d[j] - s) * scale;
+            axpy(dq, d[j], qkv + (r0 + j) * 3 * C + C + h * D, D);
         }
     }
+    /* dv_j += sum_i pd_ij dctx_i;  dk_j += sum_i ds_ij q_i */
+    for (int64_t j = 0; j < Tk; j++) {
+        float *dk = dqkv + (r0 + j) * 3 * C + C + h * D, *dv = dk + C;
+        for (int64_t i = 0; i < Tq; i++) {
+            float pd = att[(h * Tq + i) * Tk + j] * KEEP(i, j);
+            axpy2(dv, pd, dctx + (r0 + i) * C + h * D, dk, dp[(h * Tq + i) * Tk + j], qkv + (r0 + i) * 3 * C + h * D,
+                  D);
+        }
+    }
+#undef KEEP
 }
 
 void SIMD_NAME(attention_backward)(float *dqkv, float *datt, const float *dctx, const float *qkv, const float *att,
