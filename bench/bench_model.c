@@ -5,8 +5,9 @@
  * bf16) bf16 mixed precision, the time inside GEMMs and the non-GEMM share of
  * a step, real tokens/s, GFLOP/s, peak RSS, the extrapolated time of 3
  * epochs, and dev inference sentences/s at fp32 / bf16 / int8. Prints the CPU.
- *   usage: bench_model [STEPS=20] [THREADS=0] [MODE=all|train|fp32|bf16|int8] [CONFIG.json]
- * (MODE: only the training runs, or only dev inference at one precision:
+ *   usage: bench_model [STEPS=20] [THREADS=0] [MODE=all|train|fp32|bf16|int8|order] [CONFIG.json]
+ * (MODE: only the training runs, only dev inference at one precision, or only
+ * fp32 dev inference over unsorted batches in file order:
  * bench/compare.sh measures each one's peak RSS in its own process.)
  * Any other config.json of a supported family (BERT, RoBERTa, XLM-R) can be
  * given fourth, e.g. bench/configs/bert-base-uncased.json; the tokenizer is
@@ -123,6 +124,32 @@ static double time_inference(nerc_model *m, const nerc_dataset *dev, const nerc_
     return dt;
 }
 
+/* Dev inference over batches of 64 in file order (no sorting): nerc packs each
+ * batch's rows, where a padding peer pays for its longest sentence. Forward
+ * passes only, as the peers of compare.sh time them. */
+static double time_inference_in_order(nerc_model *m, const nerc_sequences *enc) {
+    nerc_batcher *b = NULL;
+    nerc_state *s = NULL;
+    if (nerc_batcher_init(&b, enc, 64) != NERC_OK ||
+        nerc_state_init(&s, m, 64, nerc_batcher_max_rows(b), nerc_batcher_max_sq(b), 0) != NERC_OK) {
+        fprintf(stderr, "bench: %s\n", nerc_last_error());
+        exit(1);
+    }
+    double t0 = now_s();
+    for (int32_t i = 0; i < nerc_batcher_n_batches(b); i++) {
+        nerc_data_batch db;
+        nerc_batcher_get(b, i, &db);
+        if (nerc_forward(s, &db.batch, 0, 0) != NERC_OK) {
+            fprintf(stderr, "bench: %s\n", nerc_last_error());
+            exit(1);
+        }
+    }
+    double dt = now_s() - t0;
+    nerc_state_free(s);
+    nerc_batcher_free(b);
+    return dt;
+}
+
 int main(int argc, char **argv) {
     int steps = argc > 1 ? atoi(argv[1]) : 20;
     const char *mode = argc > 3 ? argv[3] : "all";
@@ -189,6 +216,11 @@ int main(int argc, char **argv) {
         if (fp32_s > 0)
             printf("; %.2fx fp32", fp32_s / dt);
         printf(")\n");
+    }
+    if (!strcmp(mode, "all") || !strcmp(mode, "order")) {
+        double dt = time_inference_in_order(m, enc_dev);
+        printf("  dev inference fp32 in file order (batch 64, unsorted) %.1f sentences/s (%d sentences in %.1f s)\n",
+               dev->n_sents / dt, dev->n_sents, dt);
     }
     printf("  peak RSS of this process        %.0f MB\n", peak_rss_mb());
     nerc_state_free(s);

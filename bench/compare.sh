@@ -6,7 +6,9 @@
 #   training step time and real tokens/s (the same random CoNLL batches of 16,
 #   real = non-padding tokens, counted the same way), fp32 and bf16;
 #   dev inference sentences/s (the same batches of 64, longest first) at
-#   fp32 / bf16 / int8; peak RSS of each run (its own process).
+#   fp32 / bf16 / int8, and at fp32 over unsorted batches in file order (where
+#   padding peers pay for each batch's longest sentence); peak RSS of each run
+#   (its own process).
 # Prints the CPU model and flags, every figure and the ratios. A peer that is
 # not installed, or a precision this CPU cannot run natively, is skipped with
 # a note. The npm package goes into bench/work/ (git-ignored); nothing is
@@ -46,6 +48,10 @@ for p in fp32 bf16 int8; do
   v=$(awk -v p="$p" '$3 == p && /sentences\/s/ {print $7}' "$W/nerc_$p.txt")
   [ -n "$v" ] && put nerc "infer_$p" "$v" && put nerc "infer_rss_$p" "$(awk '/peak RSS of this process/ {print $(NF-1)}' "$W/nerc_$p.txt")"
 done
+build/bench/bench_model "$STEPS" "$THREADS" order >"$W/nerc_order.txt"
+grep "file order" "$W/nerc_order.txt"
+v=$(awk '/file order/ {for (i = 1; i < NF; i++) if ($(i + 1) == "sentences/s") print $i}' "$W/nerc_order.txt")
+[ -n "$v" ] && put nerc infer_order_fp32 "$v"
 native_bf16=$(grep -q "bf16 (native)" <(build/nerc --version) && echo 1 || echo 0)
 
 echo "== PyTorch"
@@ -71,6 +77,12 @@ if "$PY" -c "import torch" 2>/dev/null; then
     put torch "infer_$p" "$(echo "$out" | json sent_per_s)"
     put torch "infer_rss_$p" "$(echo "$out" | json peak_rss_mb)"
   done
+  if out=$("$PY" bench/compare_torch.py infer "$W/batches.json" fp32 dev_order); then
+    echo "infer fp32, batches in file order: $out"
+    put torch infer_order_fp32 "$(echo "$out" | json sent_per_s)"
+  else
+    notes+=("PyTorch infer fp32 in file order failed")
+  fi
   "$PY" bench/compare_torch.py export "$W/model.onnx" >/dev/null 2>"$W/export.log" || notes+=("ONNX export failed: $(tail -1 "$W/export.log")")
 else
   notes+=("PyTorch: skipped ($PY cannot import torch; Debian: apt-get install python3-torch)")
@@ -93,6 +105,10 @@ else
     put ort infer_rss_fp32 "$(echo "$out" | node -e "let s='';process.stdin.on('data',d=>s+=d).on('end',()=>console.log(JSON.parse(s).peak_rss_mb))")"
   else
     notes+=("ONNX Runtime: run failed")
+  fi
+  if out=$(NODE_PATH="$W/npm/node_modules" node bench/compare_ort.js "$W/model.onnx" "$W/batches.json" "$THREADS" dev_order); then
+    echo "infer fp32, batches in file order: $out"
+    put ort infer_order_fp32 "$(echo "$out" | node -e "let s='';process.stdin.on('data',d=>s+=d).on('end',()=>console.log(JSON.parse(s).sent_per_s))")"
   fi
   notes+=("ONNX Runtime bf16 / int8: not run (its CPU provider has no bf16 GEMM; its int8 quantizer is the Python onnxruntime package, not available here)")
 fi
@@ -120,6 +136,7 @@ awk -F'\t' '
     row("dev inference fp32 (sentences/s)", "infer_fp32", "%.1f", 0)
     row("dev inference bf16 (sentences/s)", "infer_bf16", "%.1f", 0)
     row("dev inference int8 (sentences/s)", "infer_int8", "%.1f", 0)
+    row("dev inference fp32, file order (sent/s)", "infer_order_fp32", "%.1f", 0)
     row("peak RSS inference fp32 (MB)", "infer_rss_fp32", "%.0f", 1)
     if (("nerc,train_tok_fp32" in v) && ("torch,train_tok_fp32" in v) && ("nerc,train_tok_bf16" in v))
       printf "nerc bf16 training vs PyTorch fp32: %.1fx real tokens/s\n", v["nerc,train_tok_bf16"] / v["torch,train_tok_fp32"]

@@ -1,13 +1,13 @@
 // ONNX Runtime peer of bench/compare.sh (not a test): dev inference over the
 // exact batches nerc runs (bench/dump_batches), each padded to its longest
 // sequence with an attention mask, on the fp32 model exported from PyTorch.
-//   node compare_ort.js MODEL.onnx BATCHES.json THREADS   -> one JSON line
+//   node compare_ort.js MODEL.onnx BATCHES.json THREADS [KEY=dev|dev_order]   -> one JSON line
 const fs = require('fs');
 const ort = require('onnxruntime-node');
 
 async function main() {
-  const [model, batchesPath, threads] = process.argv.slice(2);
-  const dev = JSON.parse(fs.readFileSync(batchesPath, 'utf8')).dev;
+  const [model, batchesPath, threads, key] = process.argv.slice(2);
+  const dev = JSON.parse(fs.readFileSync(batchesPath, 'utf8'))[key || 'dev'];
   const session = await ort.InferenceSession.create(model, {
     intraOpNumThreads: Number(threads || 2), interOpNumThreads: 1, graphOptimizationLevel: 'all',
   });

@@ -152,7 +152,10 @@ def main():
     else:
         with open(sys.argv[2]) as f:
             data = json.load(f)
-        out = train(data["train"], int(sys.argv[3]), sys.argv[4]) if mode == "train" else infer(data["dev"], sys.argv[3])
+        if mode == "train":
+            out = train(data["train"], int(sys.argv[3]), sys.argv[4])
+        else:  # infer PRECISION [KEY=dev|dev_order]
+            out = infer(data[sys.argv[4] if len(sys.argv) > 4 else "dev"], sys.argv[3])
     out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     out["torch"] = torch.__version__
     print(json.dumps(out))

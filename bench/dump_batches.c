@@ -51,9 +51,10 @@ int main(int argc, char **argv) {
     nerc_dataset *train = NULL, *dev = NULL;
     nerc_sequences *enc = bench_encode_split(SHARED "/data/conll2003/train.txt", &labels, tok, &train);
     nerc_sequences *enc_dev = bench_encode_split(SHARED "/data/conll2003/dev.txt", &labels, tok, &dev);
-    nerc_batcher *bt = NULL, *bd = NULL;
+    nerc_batcher *bt = NULL, *bd = NULL, *bo = NULL;
     FILE *f = fopen(argv[2], "w");
-    if (!f || nerc_batcher_init(&bt, enc, 16) != NERC_OK || nerc_batcher_init(&bd, enc_dev, 64) != NERC_OK) {
+    if (!f || nerc_batcher_init(&bt, enc, 16) != NERC_OK || nerc_batcher_init(&bd, enc_dev, 64) != NERC_OK ||
+        nerc_batcher_init(&bo, enc_dev, 64) != NERC_OK) {
         fprintf(stderr, "dump_batches: cannot write %s or batch the data\n", argv[2]);
         return 1;
     }
@@ -73,10 +74,18 @@ int main(int argc, char **argv) {
         fputs(i ? "," : "", f);
         write_batch(f, &db.batch, 0);
     }
+    fputs("],\n\"dev_order\":[", f); /* the same sentences in file order, unsorted */
+    for (int i = 0; i < nerc_batcher_n_batches(bo); i++) {
+        nerc_data_batch db;
+        nerc_batcher_get(bo, i, &db);
+        fputs(i ? "," : "", f);
+        write_batch(f, &db.batch, 0);
+    }
     fputs("]}\n", f);
     int bad = fclose(f) != 0;
     nerc_batcher_free(bt);
     nerc_batcher_free(bd);
+    nerc_batcher_free(bo);
     nerc_sequences_free(enc);
     nerc_sequences_free(enc_dev);
     nerc_dataset_free(train);
