@@ -37,7 +37,7 @@ endif
 LIB_SRC  := $(sort $(wildcard src/*/*.c))
 LIB_SRC  := $(filter-out src/cli/% src/dist/dist_$(if $(MPI),none,mpi).c,$(LIB_SRC))
 # Per-ISA kernels (kernels/simd.h lists them): built as $(BUILD)/simd-<level>/...
-SIMD_SRC := src/kernels/ops.c src/kernels/convert.c src/kernels/adamw.c src/kernels/quant.c \
+SIMD_SRC := src/kernels/ops.c src/kernels/attention.c src/kernels/convert.c src/kernels/adamw.c src/kernels/quant.c \
             src/kernels/fused.c src/kernels/simd_table.c
 SIMD_LEVELS := avx2 avx512
 SIMD_FLAGS_avx2   := -march=x86-64-v3 -mtune=generic
@@ -83,6 +83,9 @@ $(BUILD)/simd-$(1)/%.o: %.c
 	$$(CC) $$(CFLAGS) $$(SIMD_FLAGS_$(1)) -DNERC_SIMD=$(1) -MMD -MP -c $$< -o $$@
 endef
 $(foreach l,$(SIMD_LEVELS),$(eval $(call SIMD_RULE,$(l))))
+# attention's micro-kernels multiply-add in one instruction (ISO C mode would
+# keep a*b+c as two roundings); the same fused operations at every ISA level.
+$(foreach l,$(SIMD_LEVELS),$(BUILD)/simd-$(l)/src/kernels/attention.o): CFLAGS += -ffp-contract=fast
 
 $(LIB): $(LIB_OBJ)
 	@mkdir -p $(dir $@)

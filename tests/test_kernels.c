@@ -97,7 +97,7 @@ static void test_linear(void) {
     l.out = zeros(l.N * l.OC), l.inp = randn(l.N * l.IC, 1), l.w = randn(l.OC * l.IC, 0.5f), l.b = randn(l.OC, 0.5f);
     float *w = randn(l.N * l.OC, 1), *di = zeros(l.N * l.IC), *dw = zeros(l.OC * l.IC), *db = zeros(l.OC);
     linear_fwd(&l);
-    linear_backward(di, dw, db, w, l.inp, l.w, l.N, l.IC, l.OC);
+    linear_backward(di, dw, db, w, l.inp, l.w, l.N, l.IC, l.OC, 1.0f);
     fd_check("linear d_inp", l.inp, di, l.N * l.IC, linear_fwd, &l, w, l.out, l.N * l.OC);
     fd_check("linear d_weight", l.w, dw, l.OC * l.IC, linear_fwd, &l, w, l.out, l.N * l.OC);
     fd_check("linear d_bias", l.b, db, l.OC, linear_fwd, &l, w, l.out, l.N * l.OC);
@@ -215,7 +215,7 @@ typedef struct {
 
 static void att_fwd(void *c) {
     att_ctx *a = c;
-    attention_forward(a->ctx, a->att, a->qkv, &a->lay, a->C, a->H, 0.0f, 0, 0);
+    attention_forward(a->ctx, a->att, NULL, a->qkv, &a->lay, a->C, a->H, 0.0f, 0, 0);
 }
 
 static void test_attention(void) {
@@ -267,6 +267,59 @@ static double model_loss(nerc_state *s, const nerc_batch *b, uint64_t seed) {
     if (st == NERC_OK)
         st = nerc_loss(s, b, 0.0, &loss);
     return st == NERC_OK ? loss : NAN;
+}
+
+/* One backward pass of batch (ids from lo .. lo+400) into s, after zero_grad when clear. */
+static void backward_of(nerc_state *s, int32_t lo, int clear) {
+    enum { B = 2, T = 7 };
+    int32_t ids[B * T], pos[B * T], labels[B * T], offs[B + 1] = {0, 7, 14};
+    for (int i = 0; i < B * T; i++) {
+        ids[i] = lo + (int32_t)rng_below(&rng, 400);
+        pos[i] = i % T;
+        labels[i] = i % 3 == 2 ? NERC_IGNORE_INDEX : (int32_t)rng_below(&rng, 5);
+    }
+    nerc_batch batch = {B, B * T, ids, pos, labels, offs, NULL, NULL};
+    if (clear)
+        nerc_state_zero_grad(s);
+    CHECK_MSG(!isnan(model_loss(s, &batch, 5)), "forward: %s", nerc_last_error());
+    CHECK_OK(nerc_backward(s, &batch));
+}
+
+static double grads_apart(const nerc_state *a, const nerc_state *b, int64_t n) {
+    double worst = 0.0;
+    for (int64_t i = 0; i < n; i++)
+        worst = fmax(worst, fabs((double)a->grad_mem[i] - b->grad_mem[i]));
+    return worst;
+}
+
+/* zero_grad clears only what backward adds to (the linear weights' gradients
+ * are overwritten by the next pass, the word-embedding rows used are cleared):
+ * the gradients after another batch, and after two batches accumulated, are
+ * those of a state that never held any. */
+static void test_zero_grad(void) {
+    nerc_model *m = NULL;
+    CHECK_OK(nerc_model_load(&m, "../shared/fixtures/model/tiny", NULL, 0, 0));
+    if (!m)
+        return;
+    nerc_state *used = NULL, *fresh = NULL;
+    CHECK_OK(nerc_state_init(&used, m, 2, 14, 98, 1));
+    CHECK_OK(nerc_state_init(&fresh, m, 2, 14, 98, 1));
+    if (used && fresh) {
+        backward_of(used, 100, 1); /* rows 100..499 */
+        backward_of(used, 100, 0);
+        rng_state at = rng; /* the same two batches for both states */
+        backward_of(used, 600, 1); /* rows 600..999, then accumulated */
+        backward_of(used, 600, 0);
+        rng = at;
+        backward_of(fresh, 600, 0);
+        backward_of(fresh, 600, 0);
+        double apart = grads_apart(used, fresh, m->n_params);
+        printf("  zero_grad then 2 accumulated batches vs a fresh state: gradients %.3g apart\n", apart);
+        CHECK_MSG(apart == 0.0, "gradients after zero_grad differ from a fresh state's by %.3g", apart);
+    }
+    nerc_state_free(used);
+    nerc_state_free(fresh);
+    nerc_model_free(m);
 }
 
 /* Central differences of the loss against the backward pass (hidden and
@@ -398,6 +451,7 @@ int main(void) {
     test_attention();
     test_dropout();
     test_block_backward_dropout();
+    test_zero_grad();
     test_crossentropy();
     return test_report("test_kernels");
 }

@@ -10,10 +10,11 @@
 /* out(N,OC) = inp(N,IC) @ weight(OC,IC)^T + bias(OC)            (bias may be NULL) */
 void linear_forward(float *out, const float *inp, const float *weight, const float *bias, int64_t N, int64_t IC,
                     int64_t OC);
-/* dinp(N,IC) += dout(N,OC) @ weight; dweight(OC,IC) += dout^T @ inp; dbias(OC) += sum_n dout.
+/* dinp(N,IC) += dout(N,OC) @ weight; dweight(OC,IC) = dout^T @ inp + dweight_beta * dweight
+ * (1: accumulate; 0: overwrite, the old values never read); dbias(OC) += sum_n dout.
  * Any of dinp / dweight / dbias may be NULL (not needed). */
 void linear_backward(float *dinp, float *dweight, float *dbias, const float *dout, const float *inp,
-                     const float *weight, int64_t N, int64_t IC, int64_t OC);
+                     const float *weight, int64_t N, int64_t IC, int64_t OC, float dweight_beta);
 
 /* out = (inp - mean) * rstd * weight + bias, per row of C; mean/rstd (N) saved for backward. */
 void layernorm_forward(float *out, float *mean, float *rstd, const float *inp, const float *weight, const float *bias,
@@ -65,9 +66,13 @@ typedef struct {
 
 /* qkv(N,3C) holds q | k | v per row; head h uses columns h*D..h*D+D-1 of each.
  * att = softmax_j(q_i . k_j / sqrt(D)) over j < Tk (masked keys get exactly 0,
- * as HF's finfo.min fill does); ctx(N,C)_i = sum_j dropout(att)_ij v_j. */
-void attention_forward(float *ctx, float *att, const float *qkv, const att_layout *lay, int64_t C, int64_t H,
-                       float drop_p, uint64_t seed, uint64_t stream);
+ * as HF's finfo.min fill does); ctx(N,C)_i = sum_j dropout(att)_ij v_j. scratch is
+ * shaped like att and used with drop_p > 0 only; NULL there leaves dropout(att)
+ * in att (fine without a backward pass: an inference state in training mode). The head
+ * width C/H is at most HEAD_DIM_MAX (config.c checks). */
+#define HEAD_DIM_MAX 256
+void attention_forward(float *ctx, float *att, float *scratch, const float *qkv, const att_layout *lay, int64_t C,
+                       int64_t H, float drop_p, uint64_t seed, uint64_t stream);
 /* Given dctx(N,C): dqkv(N,3C) += d/d(q|k|v). datt is scratch shaped like att. */
 void attention_backward(float *dqkv, float *datt, const float *dctx, const float *qkv, const float *att,
                         const att_layout *lay, int64_t C, int64_t H, float drop_p, uint64_t seed, uint64_t stream);

@@ -22,8 +22,8 @@
       (out, inp, weight, bias, N, IC, OC))                                                                             \
     V(linear_backward,                                                                                                 \
       (float *dinp, float *dweight, float *dbias, const float *dout, const float *inp, const float *weight, int64_t N, \
-       int64_t IC, int64_t OC),                                                                                        \
-      (dinp, dweight, dbias, dout, inp, weight, N, IC, OC))                                                            \
+       int64_t IC, int64_t OC, float dweight_beta),                                                                    \
+      (dinp, dweight, dbias, dout, inp, weight, N, IC, OC, dweight_beta))                                              \
     V(layernorm_forward,                                                                                               \
       (float *out, float *mean, float *rstd, const float *inp, const float *weight, const float *bias, int64_t N,      \
        int64_t C, float eps),                                                                                          \
@@ -49,9 +49,9 @@
     V(dropout_forward, (float *x, int64_t n, float p, uint64_t seed, uint64_t stream), (x, n, p, seed, stream))        \
     V(dropout_backward, (float *dx, int64_t n, float p, uint64_t seed, uint64_t stream), (dx, n, p, seed, stream))     \
     V(attention_forward,                                                                                               \
-      (float *ctx, float *att, const float *qkv, const att_layout *lay, int64_t C, int64_t H, float drop_p,            \
-       uint64_t seed, uint64_t stream),                                                                                \
-      (ctx, att, qkv, lay, C, H, drop_p, seed, stream))                                                                \
+      (float *ctx, float *att, float *scratch, const float *qkv, const att_layout *lay, int64_t C, int64_t H,          \
+       float drop_p, uint64_t seed, uint64_t stream),                                                                  \
+      (ctx, att, scratch, qkv, lay, C, H, drop_p, seed, stream))                                                                \
     V(attention_backward,                                                                                              \
       (float *dqkv, float *datt, const float *dctx, const float *qkv, const float *att, const att_layout *lay,         \
        int64_t C, int64_t H, float drop_p, uint64_t seed, uint64_t stream),                                            \

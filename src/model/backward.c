@@ -6,13 +6,15 @@
 #include "model/encoder.h"
 
 /* dinp += dout @ W; dW += dout^T @ inp; db += sum dout, for the linear layer r
- * of the gradients g; bf16 matmuls in bf16 training. */
+ * of the gradients g; bf16 matmuls in bf16 training. After a zero_grad the
+ * weight gradients are stale and dW is written instead (the GEMM's beta 0). */
 static nerc_status linear_grad(struct nerc_state *s, float *dinp, linear_ref w, linear_ref g, const float *dout,
                                const float *inp) {
+    float dw_beta = s->weight_grads_stale ? 0.0f : 1.0f;
     if (s->w16)
         return linear_autocast_backward(dinp, g.w, g.b, dout, inp, s->w16 + s->w16_off[w.index], s->in16, s->out16,
-                                        s->n_rows, w.IC, w.OC);
-    linear_backward(dinp, g.w, g.b, dout, inp, w.w, s->n_rows, w.IC, w.OC);
+                                        s->n_rows, w.IC, w.OC, dw_beta);
+    linear_backward(dinp, g.w, g.b, dout, inp, w.w, s->n_rows, w.IC, w.OC, dw_beta);
     return NERC_OK;
 }
 
@@ -71,6 +73,13 @@ static void embeddings_backward(struct nerc_state *s, const nerc_batch *b) {
     int32_t pos_pad = config_roberta_positions(c) ? c->pad_token_id : -1;
     embedding_backward(g->cat[P_WORD_EMB], d_pos, d_type0, s->d_res, b->input_ids, s->pos, N, C, c->pad_token_id,
                        pos_pad);
+    for (int64_t n = 0; n < N; n++) { /* the word rows zero_grad will clear */
+        int32_t id = b->input_ids[n];
+        if (id != c->pad_token_id && !s->word_row_used[id]) {
+            s->word_row_used[id] = 1;
+            s->word_rows[s->n_word_rows++] = id;
+        }
+    }
 }
 
 static void grads_ready(const struct nerc_state *s, int32_t part) {
@@ -98,5 +107,6 @@ nerc_status encoder_backward(struct nerc_state *s, const nerc_batch *b) {
     }
     embeddings_backward(s, b);
     grads_ready(s, -1);
+    s->weight_grads_stale = 0;
     return NERC_OK;
 }

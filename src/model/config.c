@@ -9,6 +9,7 @@
 
 #include "core/error.h"
 #include "core/fs.h"
+#include "kernels/ops.h"
 #include "model/family.h"
 
 #define CONFIG_MAX_BYTES (16u << 20)
@@ -201,6 +202,9 @@ static nerc_status parse_fields(encoder_config *c, const char *name) {
     if (c->dim % c->n_heads != 0)
         return nerc_errorf(NERC_ERR_FORMAT, "%s: hidden size %d is not a multiple of the %d attention heads", name,
                            c->dim, c->n_heads);
+    if (c->dim / c->n_heads > HEAD_DIM_MAX)
+        return nerc_errorf(NERC_ERR_FORMAT, "%s: attention heads of %d dimensions (hidden size / heads); nerc runs up to %d",
+                           name, c->dim / c->n_heads, HEAD_DIM_MAX);
     if (config_max_length(c) < 3)
         return nerc_errorf(NERC_ERR_FORMAT, "%s: max_position_embeddings %d leaves no room for a sequence", name,
                            c->max_positions);

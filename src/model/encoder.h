@@ -97,6 +97,14 @@ struct nerc_state {
     int32_t training;
     float *act_mem;
     float *grad_mem;          /* n_params floats, NULL for inference */
+    /* nerc_state_zero_grad clears what the backward pass adds to, not what it
+     * writes whole: the linear layers' weight gradients are marked stale and
+     * the next backward overwrites them (beta 0); of the word-embedding table
+     * only the rows used since the last clear are nonzero, listed here. */
+    int32_t weight_grads_stale;
+    uint8_t *word_row_used;   /* [vocab] */
+    int32_t *word_rows;       /* [vocab] the ids used, n_word_rows of them */
+    int32_t n_word_rows;
     encoder_params g;         /* gradient views */
     /* activations (N = rows of the current batch; A = its attention pairs) */
     int32_t *pos;             /* (N) position row of each token */

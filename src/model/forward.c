@@ -130,7 +130,7 @@ static nerc_status block_forward(struct nerc_state *s, int64_t l, const float *x
 #define LINEAR(op) encoder_linear(s->m, &s->m->p, l, op)
     const float *bias;
     NERC_TRY(linear(s, LINEAR(LIN_QKV), qkv, x));
-    attention_forward(ctx, att, qkv, &s->lay, C, H, s->att_dropout_p, s->dropout_seed, STREAM_ATT(l));
+    attention_forward(ctx, att, s->d_att /* NULL in an inference state */, qkv, &s->lay, C, H, s->att_dropout_p, s->dropout_seed, STREAM_ATT(l));
     NERC_TRY(linear_unbiased(s, LINEAR(LIN_OUT), res1, ctx, &bias));
     residual_layernorm(s, res1, h1, s->ln1_mean + sl * R, s->ln1_rstd + sl * R, bias, x, p.ln1_w, p.ln1_b,
                        encoder_attention_output_dropout(s), STREAM_ATT_OUT(l));

@@ -79,7 +79,9 @@ nerc_status nerc_state_init(nerc_state **out, const nerc_model *m, int32_t max_s
         st = state_alloc_acts(s);
     if (st == NERC_OK && s->training) {
         s->grad_mem = calloc((size_t)m->n_params, sizeof(float));
-        if (!s->grad_mem)
+        s->word_row_used = calloc((size_t)m->cfg.vocab_size, 1);
+        s->word_rows = calloc((size_t)m->cfg.vocab_size, sizeof *s->word_rows);
+        if (!s->grad_mem || !s->word_row_used || !s->word_rows)
             st = nerc_errorf(NERC_ERR_NOMEM, "cannot allocate gradients for %lld parameters", (long long)m->n_params);
         else
             encoder_views(m, s->grad_mem, &s->g);
@@ -119,6 +121,8 @@ void nerc_state_free(nerc_state *s) {
     free(s->act_mem);
     free(s->pos);
     free(s->grad_mem);
+    free(s->word_row_used);
+    free(s->word_rows);
     free(s->att_offsets);
     free(s->seq_keys);
     free(s->seq_seeds);
@@ -198,9 +202,28 @@ nerc_status nerc_state_set_precision(nerc_state *s, nerc_precision p) {
     return NERC_OK;
 }
 
+static int is_linear_weight(param_category c) {
+    return c == P_QKV_W || c == P_OUT_W || c == P_FC1_W || c == P_FC2_W || c == P_CLS_W;
+}
+
+/* Clears 0.3% of a DistilBERT gradient buffer instead of all of it (see weight_grads_stale). */
 void nerc_state_zero_grad(nerc_state *s) {
-    if (s->grad_mem)
-        memset(s->grad_mem, 0, (size_t)s->m->n_params * sizeof(float));
+    if (!s->grad_mem)
+        return;
+    const nerc_model *m = s->m;
+    int64_t C = m->cfg.dim;
+    for (int32_t i = 0; i < m->n_tensors; i++) {
+        const param_tensor *t = &m->tensors[i];
+        if (t->cat != P_WORD_EMB && !is_linear_weight(t->cat))
+            memset(s->grad_mem + t->offset, 0, (size_t)t->numel * sizeof(float));
+    }
+    float *word = s->g.cat[P_WORD_EMB];
+    for (int32_t r = 0; r < s->n_word_rows; r++) {
+        memset(word + (int64_t)s->word_rows[r] * C, 0, (size_t)C * sizeof(float));
+        s->word_row_used[s->word_rows[r]] = 0;
+    }
+    s->n_word_rows = 0;
+    s->weight_grads_stale = 1;
 }
 
 const float *nerc_state_logits(const nerc_state *s) { return s->logits; }

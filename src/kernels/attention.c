@@ -1,0 +1,278 @@
+/* Packed multi-head attention, forward and backward (see ops.h for the math),
+ * compiled once per ISA level (kernels/simd.h). Each (sequence, head) pair is
+ * a handful of small matrix products; they run on two register-tiled
+ * micro-kernels of 4 rows x one vector register (16 lanes with AVX-512, 8
+ * with AVX2), the accumulators held in registers:
+ *   rows_dot_rows:     out(i, j) = a_i . b_j         (Q K^T, dctx V^T)
+ *   weighted_rows_add: out_i    += sum_j w(i, j) x_j  (P V, dS K, dS^T Q, P^T dctx)
+ * Every sum runs over its index in ascending order, whatever the thread
+ * count: the results do not depend on scheduling. */
+#include "kernels/simd.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/rng.h"
+#include "kernels/rows.h"
+#include "kernels/vmath.h"
+
+#define TILE_ROWS 4
+/* One vector register of floats; loaded and stored with memcpy (any alignment).
+ * Each output element is the same chain of fused multiply-adds at either width. */
+#ifdef __AVX512F__
+#define TILE_LANES 16
+#else
+#define TILE_LANES 8
+#endif
+typedef float lanes __attribute__((vector_size(TILE_LANES * sizeof(float))));
+
+#define LANES_LOAD(v, p) memcpy(&(v), (p), sizeof(lanes))
+
+/* acc[r] = a_r . bt[:, 0..TILE_LANES) over D, bt laid out (D, TILE_LANES). */
+static inline void tile_dot(lanes acc[TILE_ROWS], const float *const a[TILE_ROWS], const float *bt, int64_t D) {
+    lanes c0 = {0}, c1 = {0}, c2 = {0}, c3 = {0};
+    for (int64_t d = 0; d < D; d++) {
+        lanes b;
+        LANES_LOAD(b, bt + d * TILE_LANES);
+        c0 += a[0][d] * b;
+        c1 += a[1][d] * b;
+        c2 += a[2][d] * b;
+        c3 += a[3][d] * b;
+    }
+    acc[0] = c0, acc[1] = c1, acc[2] = c2, acc[3] = c3;
+}
+
+/* out(i, j) = scale * a_i . b_j for i < na, j < nb, with rows a_i = a + i*lda,
+ * b_j = b + j*ldb of length D <= HEAD_DIM_MAX and out rows ldo apart. b is
+ * transposed TILE_LANES rows at a time into a block on the stack. */
+static void rows_dot_rows(float *out, int64_t ldo, const float *a, int64_t lda, int64_t na, const float *b,
+                          int64_t ldb, int64_t nb, int64_t D, float scale) {
+    float bt[HEAD_DIM_MAX * TILE_LANES];
+    for (int64_t j0 = 0; j0 < nb; j0 += TILE_LANES) {
+        int64_t cols = nb - j0 < TILE_LANES ? nb - j0 : TILE_LANES;
+        for (int64_t l = 0; l < TILE_LANES; l++)
+            for (int64_t d = 0; d < D; d++)
+                bt[d * TILE_LANES + l] = l < cols ? b[(j0 + l) * ldb + d] : 0.0f;
+        for (int64_t i0 = 0; i0 < na; i0 += TILE_ROWS) {
+            const float *ar[TILE_ROWS];
+            for (int r = 0; r < TILE_ROWS; r++)
+                ar[r] = a + (i0 + r < na ? i0 + r : na - 1) * lda;
+            lanes acc[TILE_ROWS];
+            tile_dot(acc, ar, bt, D);
+            for (int r = 0; r < TILE_ROWS && i0 + r < na; r++) {
+                lanes v = acc[r] * scale;
+                float *o = out + (i0 + r) * ldo + j0;
+                if (cols == TILE_LANES) {
+                    memcpy(o, &v, sizeof v);
+                    continue;
+                }
+                for (int64_t l = 0; l < cols; l++) /* (not a variable-size memcpy: rep movs is slow here) */
+                    o[l] = v[l];
+            }
+        }
+    }
+}
+
+/* out_r[d0, d0+TILE_LANES) += sum_{j < nx} w_r(j) x_j[d0, ...) for the tile's rows. */
+static inline void tile_weighted(float *const out[TILE_ROWS], int rows, const float *const w[TILE_ROWS], int64_t wc,
+                                 const float *x, int64_t ldx, int64_t nx, int64_t d0) {
+    lanes c0 = {0}, c1 = {0}, c2 = {0}, c3 = {0};
+    for (int64_t j = 0; j < nx; j++) {
+        lanes xv;
+        LANES_LOAD(xv, x + j * ldx + d0);
+        c0 += w[0][j * wc] * xv;
+        c1 += w[1][j * wc] * xv;
+        c2 += w[2][j * wc] * xv;
+        c3 += w[3][j * wc] * xv;
+    }
+    lanes acc[TILE_ROWS] = {c0, c1, c2, c3};
+    for (int r = 0; r < rows; r++) {
+        lanes o;
+        LANES_LOAD(o, out[r] + d0);
+        o += acc[r];
+        memcpy(out[r] + d0, &o, sizeof o);
+    }
+}
+
+/* out_i += sum_{j < nx} w(i, j) x_j for i < nout, rows of length D: out_i =
+ * out + i*ldo, x_j = x + j*ldx, w(i, j) = w[i*wr + j*wc] (wr, wc give w or
+ * its transpose). */
+static void weighted_rows_add(float *out, int64_t ldo, int64_t nout, const float *w, int64_t wr, int64_t wc,
+                              const float *x, int64_t ldx, int64_t nx, int64_t D) {
+    int64_t full = D - D % TILE_LANES;
+    for (int64_t i0 = 0; i0 < nout; i0 += TILE_ROWS) {
+        int rows = nout - i0 < TILE_ROWS ? (int)(nout - i0) : TILE_ROWS;
+        float *o[TILE_ROWS];
+        const float *wp[TILE_ROWS];
+        for (int r = 0; r < TILE_ROWS; r++) {
+            int64_t i = i0 + (r < rows ? r : rows - 1);
+            o[r] = out + i * ldo;
+            wp[r] = w + i * wr;
+        }
+        for (int64_t d0 = 0; d0 < full; d0 += TILE_LANES)
+            tile_weighted(o, rows, wp, wc, x, ldx, nx, d0);
+        for (int r = 0; r < rows; r++) /* the last D % TILE_LANES columns */
+            for (int64_t d = full; d < D; d++) {
+                float s = 0.0f;
+                for (int64_t j = 0; j < nx; j++)
+                    s += wp[r][j * wc] * x[j * ldx + d];
+                o[r][d] += s;
+            }
+    }
+}
+
+/* The dropout key of sequence b's probabilities: its own seed and indices
+ * from 0 when the layout has per-sequence seeds, else the call's seed and b's
+ * offset in the batch. */
+static inline uint64_t att_drop_seed(const att_layout *lay, int64_t b, uint64_t seed) {
+    return lay->drop_seeds ? lay->drop_seeds[b] : seed;
+}
+static inline int64_t att_drop_base(const att_layout *lay, int64_t b) {
+    return lay->drop_seeds ? 0 : lay->att_offsets[b];
+}
+
+/* One (sequence, head) and its slices: rows r0.. of qkv / ctx, probabilities
+ * (Tq, Tk) at att (and the same place in the scratch), dropout key. */
+typedef struct {
+    int64_t r0, Tq, Tk, C, D, h;
+    float drop_p;
+    uint64_t seed, stream;
+    int64_t drop_base; /* mask index of this head's element (0, 0) */
+} head_view;
+
+static head_view head_at(const att_layout *lay, int64_t bh, int64_t C, int64_t H, float drop_p, uint64_t seed,
+                         uint64_t stream) {
+    int64_t b = bh / H, h = bh % H;
+    int64_t r0 = lay->seq_offsets[b], Tq = lay->seq_offsets[b + 1] - r0, Tk = lay->seq_keys[b];
+    return (head_view){r0, Tq, Tk, C, C / H, h, drop_p, att_drop_seed(lay, b, seed), stream,
+                       att_drop_base(lay, b) + h * Tq * Tk};
+}
+
+/* p(Tq, Tk) *= keep / (1 - p): the attention-probability dropout mask. */
+static void head_dropout(const head_view *v, float *p) {
+    for (int64_t n = 0; n < v->Tq * v->Tk; n++)
+        p[n] *= dropout_scale(v->drop_p, v->seed, v->stream, (uint64_t)(v->drop_base + n));
+}
+
+static void softmax_rows(float *p, int64_t rows, int64_t n) {
+    for (int64_t i = 0; i < rows; i++, p += n) {
+        float mx = -INFINITY, sum = 0.0f;
+        for (int64_t j = 0; j < n; j++)
+            mx = p[j] > mx ? p[j] : mx;
+        for (int64_t j = 0; j < n; j++) {
+            p[j] = vm_expf(p[j] - mx);
+            sum += p[j];
+        }
+        float inv = 1.0f / sum;
+        for (int64_t j = 0; j < n; j++)
+            p[j] *= inv;
+    }
+}
+
+/* att = softmax(q k^T / sqrt(D)); ctx = dropout(att) v. pd: scratch (Tq, Tk) for
+ * dropout(att), or NULL: then att itself holds dropout(att) on return. */
+static void attention_head_forward(float *ctx, float *att, float *pd, const float *qkv, const head_view *v) {
+    int64_t C3 = 3 * v->C, hd = v->h * v->D;
+    const float *q = qkv + v->r0 * C3 + hd, *k = q + v->C, *val = q + 2 * v->C;
+    rows_dot_rows(att, v->Tk, q, C3, v->Tq, k, C3, v->Tk, v->D, 1.0f / sqrtf((float)v->D));
+    softmax_rows(att, v->Tq, v->Tk);
+    const float *w = att;
+    if (v->drop_p > 0.0f) {
+        if (pd)
+            memcpy(pd, att, (size_t)(v->Tq * v->Tk) * sizeof *pd);
+        w = pd ? pd : att; /* no scratch: dropped in place (no backward follows) */
+        head_dropout(v, (float *)w);
+    }
+    float *o = ctx + v->r0 * v->C + hd;
+    for (int64_t i = 0; i < v->Tq; i++)
+        memset(o + i * v->C, 0, (size_t)v->D * sizeof *o);
+    weighted_rows_add(o, v->C, v->Tq, w, v->Tk, 1, val, C3, v->Tk, v->D);
+}
+
+void SIMD_NAME(attention_forward)(float *ctx, float *att, float *scratch, const float *qkv, const att_layout *lay,
+                                  int64_t C, int64_t H, float drop_p, uint64_t seed, uint64_t stream) {
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int64_t bh = 0; bh < (int64_t)lay->n_seqs * H; bh++) {
+        head_view v = head_at(lay, bh, C, H, drop_p, seed, stream);
+        int64_t at = lay->att_offsets[bh / H] + v.h * v.Tq * v.Tk;
+        attention_head_forward(ctx, att + at, scratch ? scratch + at : NULL, qkv, &v);
+    }
+}
+
+/* One (sequence, head) of the backward pass; d is scratch (Tq, Tk):
+ *   dv += pd^T dctx                      (pd = dropout(p))
+ *   dpd = dctx v^T;  dp = dropout'(dpd);  ds = p (dp - rowsum(p dp)) / sqrt(D)
+ *   dq += ds k;  dk += ds^T q */
+static void attention_head_backward(float *dqkv, float *d, const float *dctx, const float *qkv, const float *p,
+                                    const head_view *v) {
+    int64_t C3 = 3 * v->C, hd = v->h * v->D, Tq = v->Tq, Tk = v->Tk;
+    const float *q = qkv + v->r0 * C3 + hd, *k = q + v->C, *val = q + 2 * v->C, *dc = dctx + v->r0 * v->C + hd;
+    float *dq = dqkv + v->r0 * C3 + hd, *dk = dq + v->C, *dv = dq + 2 * v->C;
+    const float *pd = p;
+    if (v->drop_p > 0.0f) {
+        memcpy(d, p, (size_t)(Tq * Tk) * sizeof *d);
+        head_dropout(v, d);
+        pd = d;
+    }
+    weighted_rows_add(dv, C3, Tk, pd, 1, Tk, dc, v->C, Tq, v->D);
+    rows_dot_rows(d, Tk, dc, v->C, Tq, val, C3, Tk, v->D, 1.0f);
+    if (v->drop_p > 0.0f)
+        head_dropout(v, d);
+    float scale = 1.0f / sqrtf((float)v->D);
+    for (int64_t i = 0; i < Tq; i++) {
+        const float *pi = p + i * Tk;
+        float *di = d + i * Tk, s = 0.0f;
+        for (int64_t j = 0; j < Tk; j++)
+            s += pi[j] * di[j];
+        for (int64_t j = 0; j < Tk; j++)
+            di[j] = pi[j] * (di[j] - s) * scale;
+    }
+    weighted_rows_add(dq, C3, Tq, d, Tk, 1, k, C3, Tk, v->D);
+    weighted_rows_add(dk, C3, Tk, d, 1, Tk, q, C3, Tq, v->D);
+}
+
+void SIMD_NAME(attention_backward)(float *dqkv, float *datt, const float *dctx, const float *qkv, const float *att,
+                                   const att_layout *lay, int64_t C, int64_t H, float drop_p, uint64_t seed,
+                                   uint64_t stream) {
+    /* Different heads write disjoint columns of dqkv; a sequence's rows belong to it alone. */
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int64_t bh = 0; bh < (int64_t)lay->n_seqs * H; bh++) {
+        head_view v = head_at(lay, bh, C, H, drop_p, seed, stream);
+        int64_t at = lay->att_offsets[bh / H] + v.h * v.Tq * v.Tk;
+        attention_head_backward(dqkv, datt + at, dctx, qkv, att + at, &v);
+    }
+}
+
+void SIMD_NAME(attention_forward_ref)(float *ctx, float *att, const float *qkv, const att_layout *lay, int64_t C,
+                                      int64_t H) {
+    int64_t D = C / H;
+    for (int32_t b = 0; b < lay->n_seqs; b++) {
+        int64_t r0 = lay->seq_offsets[b], Tq = lay->seq_offsets[b + 1] - r0, Tk = lay->seq_keys[b];
+        double *sc = malloc((size_t)Tk * sizeof *sc);
+        if (!sc)
+            return;
+        for (int64_t h = 0; h < H; h++)
+            for (int64_t i = 0; i < Tq; i++) {
+                double mx = -INFINITY, sum = 0.0;
+                for (int64_t j = 0; j < Tk; j++) {
+                    double s = 0.0;
+                    for (int64_t d = 0; d < D; d++)
+                        s += (double)qkv[(r0 + i) * 3 * C + h * D + d] * qkv[(r0 + j) * 3 * C + C + h * D + d];
+                    sc[j] = s / sqrt((double)D);
+                    mx = sc[j] > mx ? sc[j] : mx;
+                }
+                for (int64_t j = 0; j < Tk; j++)
+                    sum += (sc[j] = exp(sc[j] - mx));
+                for (int64_t d = 0; d < D; d++) {
+                    double o = 0.0;
+                    for (int64_t j = 0; j < Tk; j++)
+                        o += sc[j] / sum * qkv[(r0 + j) * 3 * C + 2 * C + h * D + d];
+                    ctx[(r0 + i) * C + h * D + d] = (float)o;
+                }
+                for (int64_t j = 0; j < Tk; j++)
+                    att[lay->att_offsets[b] + (h * Tq + i) * Tk + j] = (float)(sc[j] / sum);
+            }
+        free(sc);
+    }
+}
