@@ -126,7 +126,8 @@ static void k_gelu_bias_backward_unfused(work *w) {
 }
 
 static void k_adamw(work *w) {
-    adamw_update(w->a, w->b, w->c, w->d, 0.9f, w->N * F / 2, 0.999f, 0.9f, 0.999f, 1e-4f, 0.5f, 1e-8f);
+    adamw_coeffs k = {0.9f, 0.999f, 0.9f, 0.999f, 1e-4f, 0.5f, 1e-8f};
+    adamw_update(w->a, w->b, w->c, w->d, w->N * F / 2, &k);
 }
 
 static void k_bf16(work *w) { f32_to_bf16(w->h, w->a, w->N * F); }

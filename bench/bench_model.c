@@ -72,8 +72,9 @@ static void time_training(nerc_model *m, nerc_state *s, nerc_batcher *bt, int st
         nerc_backward(s, &db.batch);
         double t2 = now_s();
         double norm;
-        float clip = grad_clip_factor(s->grad_mem, m->n_params, 1.0, &norm);
-        adamw_step(&opt, m, s->grad_mem, clip, 2e-5, &hp);
+        grad_rows gr = grad_rows_of(s);
+        float clip = grad_clip_factor(s->grad_mem, m->n_params, &gr, 1.0, &norm);
+        adamw_step(&opt, m, s->grad_mem, &gr, clip, 2e-5, &hp);
         double t3 = now_s();
         if (i < 0)
             continue;

@@ -143,9 +143,10 @@ static void check_training(const char *label, const st_file *f, nerc_model *m, n
         CHECK_OK(nerc_loss(s, &pb->batch, 0.0, &loss));
         CHECK_OK(nerc_backward(s, &pb->batch));
         double norm;
-        float clip = grad_clip_factor(s->grad_mem, m->n_params, 1.0, &norm);
+        grad_rows gr = grad_rows_of(s);
+        float clip = grad_clip_factor(s->grad_mem, m->n_params, &gr, 1.0, &norm);
         double lr = lr_linear(5e-4, t, 0, 10);
-        adamw_step(&opt, m, s->grad_mem, clip, lr, &hp);
+        adamw_step(&opt, m, s->grad_mem, &gr, clip, lr, &hp);
         losses[t] = (float)loss;
         norms[t] = (float)norm;
         lrs[t] = (float)lr;

@@ -1,21 +1,40 @@
-/* AdamW update kernel (compiled once per ISA level, kernels/simd.h). */
+/* AdamW update kernels (compiled once per ISA level, kernels/simd.h). */
 #include <math.h>
 
 #include "kernels/adamw.h"
 #include "kernels/simd.h"
 
-void SIMD_NAME(adamw_update)(float *restrict p, float *restrict m, float *restrict v, const float *restrict grad,
-                             float grad_scale, int64_t n,
-                             float decay_factor, float beta1, float beta2, float step_size, float bc2_sqrt,
-                             float eps) {
-    float one_minus_b1 = 1.0f - beta1, one_minus_b2 = 1.0f - beta2;
-#pragma omp parallel for schedule(static)
+/* One run of n elements; grad NULL: every gradient is 0 (not read). */
+static inline void adamw_run(float *restrict p, float *restrict m, float *restrict v, const float *restrict grad,
+                             const adamw_coeffs *k, int64_t n) {
+    float one_minus_b1 = 1.0f - k->beta1, one_minus_b2 = 1.0f - k->beta2;
     for (int64_t i = 0; i < n; i++) {
-        float g = grad[i] * grad_scale;
-        p[i] *= decay_factor;
-        m[i] = m[i] * beta1 + g * one_minus_b1;
-        v[i] = v[i] * beta2 + g * g * one_minus_b2;
-        float denom = sqrtf(v[i]) / bc2_sqrt + eps;
-        p[i] += -step_size * (m[i] / denom);
+        float g = grad ? grad[i] * k->grad_scale : 0.0f;
+        p[i] *= k->decay_factor;
+        m[i] = m[i] * k->beta1 + g * one_minus_b1;
+        v[i] = v[i] * k->beta2 + g * g * one_minus_b2;
+        float denom = sqrtf(v[i]) / k->bc2_sqrt + k->eps;
+        p[i] += -k->step_size * (m[i] / denom);
+    }
+}
+
+void SIMD_NAME(adamw_update)(float *p, float *m, float *v, const float *grad, int64_t n, const adamw_coeffs *k) {
+    enum { BLOCK = 4096 };
+#pragma omp parallel for schedule(static)
+    for (int64_t b = 0; b < (n + BLOCK - 1) / BLOCK; b++) {
+        int64_t lo = b * BLOCK, len = n - lo < BLOCK ? n - lo : BLOCK;
+        adamw_run(p + lo, m + lo, v + lo, grad + lo, k, len);
+    }
+}
+
+void SIMD_NAME(adamw_update_rows)(float *p, float *m, float *v, const float *grad, const uint8_t *used, int64_t rows,
+                                  int64_t width, const adamw_coeffs *k) {
+#pragma omp parallel for schedule(static)
+    for (int64_t r = 0; r < rows; r++) {
+        int64_t at = r * width;
+        if (used[r])
+            adamw_run(p + at, m + at, v + at, grad + at, k, width);
+        else
+            adamw_run(p + at, m + at, v + at, NULL, k, width);
     }
 }

@@ -1,15 +1,23 @@
-/* The AdamW update of one tensor as one pass over memory (per-ISA kernel,
+/* The AdamW update of one tensor as one pass over memory (per-ISA kernels,
  * kernels/simd.h); train/optim.c drives it over the parameter table. */
 #ifndef NERC_KERNELS_ADAMW_H
 #define NERC_KERNELS_ADAMW_H
 
 #include <stdint.h>
 
-/* torch 1.13 single-tensor AdamW in float32, with clip_grad_norm_'s factor
- * folded in (g = grad * grad_scale):
+/* The step's coefficients: g = grad * grad_scale (clip_grad_norm_'s factor
+ * folded in), p *= decay_factor, then the moments and the update below. */
+typedef struct {
+    float grad_scale, decay_factor, beta1, beta2, step_size, bc2_sqrt, eps;
+} adamw_coeffs;
+
+/* torch 1.13 single-tensor AdamW in float32:
  *   p *= decay_factor;  m = b1 m + (1-b1) g;  v = b2 v + (1-b2) g^2
  *   p -= step_size * m / (sqrt(v) / bc2_sqrt + eps) */
-void adamw_update(float *p, float *m, float *v, const float *grad, float grad_scale, int64_t n, float decay_factor,
-                  float beta1, float beta2, float step_size, float bc2_sqrt, float eps);
+void adamw_update(float *p, float *m, float *v, const float *grad, int64_t n, const adamw_coeffs *k);
+/* The same over a (rows, width) table whose rows with used[r] == 0 have zero
+ * gradients: those are not read (g = 0 gives the same bits). */
+void adamw_update_rows(float *p, float *m, float *v, const float *grad, const uint8_t *used, int64_t rows,
+                       int64_t width, const adamw_coeffs *k);
 
 #endif

@@ -52,19 +52,6 @@ void SIMD_NAME(bias_dropout_residual_layernorm_forward)(float *res, float *out, 
     }
 }
 
-/* Column sums over the rows: each task takes a block of columns and walks
- * every row over it, summing in double in row order, so the bits do not
- * depend on the block width or the threads (and equal ops.c's column loops).
- * Blocks as wide as the threads allow (up to COL_BLOCK_MAX): each row is read
- * as one contiguous run, not one page per 64 columns. */
-#define COL_BLOCK_MAX 1024
-
-static int64_t col_block(int64_t C) {
-    int64_t t = omp_get_max_threads(), w = (C + t - 1) / t;
-    w = (w + 15) / 16 * 16;
-    return w < 16 ? 16 : w > COL_BLOCK_MAX ? COL_BLOCK_MAX : w;
-}
-
 /* dweight, dbias of a LayerNorm: column sums over the rows. */
 static void layernorm_param_grads(float *dweight, float *dbias, const float *dout, const float *res, const float *mean,
                                   const float *rstd, int64_t N, int64_t C) {

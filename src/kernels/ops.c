@@ -29,13 +29,19 @@ void SIMD_NAME(linear_backward)(float *dinp, float *dweight, float *dbias, const
         gemm_f32(0, 0, N, IC, OC, 1.0f, dout, OC, weight, IC, 1.0f, dinp, IC);
     if (dweight)
         gemm_f32(1, 0, OC, IC, N, 1.0f, dout, OC, inp, IC, dweight_beta, dweight, IC);
-    if (dbias) {
+    if (dbias) { /* column sums (rows.h): rows walked in order over a block of columns */
+        int64_t width = col_block(OC), blocks = (OC + width - 1) / width;
 #pragma omp parallel for schedule(static)
-        for (int64_t o = 0; o < OC; o++) {
-            double s = 0.0;
-            for (int64_t n = 0; n < N; n++)
-                s += dout[n * OC + o];
-            dbias[o] += (float)s;
+        for (int64_t bl = 0; bl < blocks; bl++) {
+            int64_t o0 = bl * width, w = OC - o0 < width ? OC - o0 : width;
+            double acc[COL_BLOCK_MAX] = {0};
+            for (int64_t n = 0; n < N; n++) {
+                const float *d = dout + n * OC + o0;
+                for (int64_t o = 0; o < w; o++)
+                    acc[o] += d[o];
+            }
+            for (int64_t o = 0; o < w; o++)
+                dbias[o0 + o] += (float)acc[o];
         }
     }
 }

@@ -5,10 +5,24 @@
 #define NERC_KERNELS_ROWS_H
 
 #include <math.h>
+#include <omp.h>
 #include <stdint.h>
 
 #include "core/rng.h"
 #include "kernels/vmath.h"
+
+/* Column sums over the rows: each task takes a block of columns and walks
+ * every row over it, summing in double in row order, so the bits do not
+ * depend on the block width or the threads. Blocks as wide as the threads
+ * allow (up to COL_BLOCK_MAX): each row is read as one contiguous run, not
+ * one cache line per column. */
+#define COL_BLOCK_MAX 1024
+
+static inline int64_t col_block(int64_t C) {
+    int64_t t = omp_get_max_threads(), w = (C + t - 1) / t;
+    w = (w + 15) / 16 * 16;
+    return w < 16 ? 16 : w > COL_BLOCK_MAX ? COL_BLOCK_MAX : w;
+}
 
 /* The activations of the FFN (kernels/fused.h names them for the model). */
 typedef enum { ACT_KIND_GELU = 0, ACT_KIND_GELU_TANH, ACT_KIND_RELU } act_kind;

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "core/cpu.h"
+#include "kernels/adamw.h"
 #include "kernels/ops.h"
 #include "kernels/rows.h"
 
@@ -63,10 +64,12 @@
       (float *ctx, float *att, const float *qkv, const att_layout *lay, int64_t C, int64_t H),                         \
       (ctx, att, qkv, lay, C, H))                                                                                      \
     V(f32_to_bf16, (uint16_t *dst, const float *src, int64_t n), (dst, src, n))                                        \
-    V(adamw_update,                                                                                                    \
-      (float *p, float *m, float *v, const float *grad, float grad_scale, int64_t n, float decay_factor, float beta1,  \
-       float beta2, float step_size, float bc2_sqrt, float eps),                                                       \
-      (p, m, v, grad, grad_scale, n, decay_factor, beta1, beta2, step_size, bc2_sqrt, eps))                       \
+    V(adamw_update, (float *p, float *m, float *v, const float *grad, int64_t n, const adamw_coeffs *k),               \
+      (p, m, v, grad, n, k))                                                                                           \
+    V(adamw_update_rows,                                                                                               \
+      (float *p, float *m, float *v, const float *grad, const uint8_t *used, int64_t rows, int64_t width,              \
+       const adamw_coeffs *k),                                                                                         \
+      (p, m, v, grad, used, rows, width, k))                                                                           \
     V(quantize_rows_u8,                                                                                                \
       (uint8_t *q, float *scale, int32_t *zero, const float *x, int64_t N, int64_t C, int32_t qmax),                   \
       (q, scale, zero, x, N, C, qmax))                                                                                 \

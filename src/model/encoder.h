@@ -103,7 +103,7 @@ struct nerc_state {
      * only the rows used since the last clear are nonzero, listed here. */
     int32_t weight_grads_stale;
     uint8_t *word_row_used;   /* [vocab] */
-    int32_t *word_rows;       /* [vocab] the ids used, n_word_rows of them */
+    int32_t *word_rows;       /* [vocab] the ids used, n_word_rows of them (-1: unknown, all) */
     int32_t n_word_rows;
     encoder_params g;         /* gradient views */
     /* activations (N = rows of the current batch; A = its attention pairs) */
@@ -188,6 +188,12 @@ nerc_status encoder_forward(struct nerc_state *s, const nerc_batch *b, int train
 nerc_status encoder_loss(struct nerc_state *s, const nerc_batch *b, double norm, double *loss);
 /* Accumulates parameter gradients (call after encoder_loss). */
 nerc_status encoder_backward(struct nerc_state *s, const nerc_batch *b);
+/* Makes the gradient buffer what it reads as before anyone else reads or sums
+ * it: zeroes the stale linear-weight gradients when no backward pass ran
+ * since zero_grad (a rank without sequences), and with rows_from_elsewhere
+ * (other ranks' gradients summed in) has the next zero_grad clear the whole
+ * word-embedding table. */
+void encoder_grads_settle(struct nerc_state *s, int rows_from_elsewhere);
 
 /* Inverted dropout of a packed (N, width) activation, sequence by sequence:
  * the mask of element (t, c) of a sequence is a function of its seed, the

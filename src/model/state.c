@@ -206,24 +206,45 @@ static int is_linear_weight(param_category c) {
     return c == P_QKV_W || c == P_OUT_W || c == P_FC1_W || c == P_FC2_W || c == P_CLS_W;
 }
 
+/* memset of the tensors whose category passes keep(). */
+static void zero_tensors(struct nerc_state *s, int (*keep)(param_category)) {
+    const nerc_model *m = s->m;
+    for (int32_t i = 0; i < m->n_tensors; i++) {
+        const param_tensor *t = &m->tensors[i];
+        if (keep(t->cat))
+            memset(s->grad_mem + t->offset, 0, (size_t)t->numel * sizeof(float));
+    }
+}
+
+static int is_small_tensor(param_category c) { return c != P_WORD_EMB && !is_linear_weight(c); }
+
 /* Clears 0.3% of a DistilBERT gradient buffer instead of all of it (see weight_grads_stale). */
 void nerc_state_zero_grad(nerc_state *s) {
     if (!s->grad_mem)
         return;
-    const nerc_model *m = s->m;
-    int64_t C = m->cfg.dim;
-    for (int32_t i = 0; i < m->n_tensors; i++) {
-        const param_tensor *t = &m->tensors[i];
-        if (t->cat != P_WORD_EMB && !is_linear_weight(t->cat))
-            memset(s->grad_mem + t->offset, 0, (size_t)t->numel * sizeof(float));
-    }
+    int64_t C = s->m->cfg.dim, V = s->m->cfg.vocab_size;
+    zero_tensors(s, is_small_tensor);
     float *word = s->g.cat[P_WORD_EMB];
+    if (s->n_word_rows < 0) { /* rows of other ranks summed in: the whole table */
+        memset(word, 0, (size_t)(V * C) * sizeof(float));
+        memset(s->word_row_used, 0, (size_t)V);
+    }
     for (int32_t r = 0; r < s->n_word_rows; r++) {
         memset(word + (int64_t)s->word_rows[r] * C, 0, (size_t)C * sizeof(float));
         s->word_row_used[s->word_rows[r]] = 0;
     }
     s->n_word_rows = 0;
     s->weight_grads_stale = 1;
+}
+
+void encoder_grads_settle(struct nerc_state *s, int rows_from_elsewhere) {
+    if (!s->grad_mem)
+        return;
+    if (s->weight_grads_stale) /* no backward pass since zero_grad */
+        zero_tensors(s, is_linear_weight);
+    s->weight_grads_stale = 0;
+    if (rows_from_elsewhere)
+        s->n_word_rows = -1;
 }
 
 const float *nerc_state_logits(const nerc_state *s) { return s->logits; }

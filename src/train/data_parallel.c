@@ -104,6 +104,7 @@ nerc_status dp_finish_sync(trainer *t, double *loss, int64_t *rows) {
     if (dp->size == 1)
         return NERC_OK;
     t->s->on_grads_ready = NULL;
+    encoder_grads_settle(t->s, 1);
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     /* a rank without sequences in the last micro-batch hands over every part

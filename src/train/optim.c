@@ -29,27 +29,41 @@ void adamw_free(adamw_state *a) {
     memset(a, 0, sizeof *a);
 }
 
-void adamw_step(adamw_state *a, struct nerc_model *m, const float *grads, float grad_scale, double lr,
-                const adamw_hparams *hp) {
+grad_rows grad_rows_of(const struct nerc_state *s) {
+    const nerc_model *m = s->m;
+    return (grad_rows){s->g.cat[P_WORD_EMB] - s->grad_mem, m->cfg.vocab_size, m->cfg.dim,
+                       s->n_word_rows >= 0 ? s->word_row_used : NULL};
+}
+
+/* Does tensor t lie in gr's table (then the table is updated row by row)? */
+static int in_rows(const param_tensor *t, const grad_rows *gr) {
+    return gr && gr->used && t->offset >= gr->offset && t->offset < gr->offset + gr->rows * gr->width;
+}
+
+void adamw_step(adamw_state *a, struct nerc_model *m, const float *grads, const grad_rows *gr, float grad_scale,
+                double lr, const adamw_hparams *hp) {
     a->step++;
     double bc1 = 1.0 - pow((double)hp->beta1, (double)a->step);
     double bc2 = 1.0 - pow((double)hp->beta2, (double)a->step);
-    float step_size = (float)(lr / bc1), bc2_sqrt = (float)sqrt(bc2);
+    adamw_coeffs k = {grad_scale, 1.0f, hp->beta1, hp->beta2, (float)(lr / bc1), (float)sqrt(bc2), hp->eps};
     for (int32_t i = 0; i < m->n_tensors; i++) {
         const param_tensor *t = &m->tensors[i];
         if (t->frozen)
             continue;
         float wd = t->no_decay ? 0.0f : hp->weight_decay;
-        float decay_factor = (float)(1.0 - lr * (double)wd);
-        adamw_update(m->params_mem + t->offset, a->m + t->offset, a->v + t->offset, grads + t->offset, grad_scale, t->numel,
-                     decay_factor, hp->beta1, hp->beta2, step_size, bc2_sqrt, hp->eps);
+        k.decay_factor = (float)(1.0 - lr * (double)wd);
+        float *p = m->params_mem + t->offset, *mm = a->m + t->offset, *v = a->v + t->offset;
+        if (in_rows(t, gr) && t->numel == gr->rows * gr->width)
+            adamw_update_rows(p, mm, v, grads + t->offset, gr->used, gr->rows, gr->width, &k);
+        else
+            adamw_update(p, mm, v, grads + t->offset, t->numel, &k);
     }
 }
 
 /* Fixed chunks summed in order: the same bits whatever the thread count. */
 #define NORM_CHUNKS 64
 
-double grad_global_norm(const float *grads, int64_t n) {
+static double sum_squares(const float *grads, int64_t n) {
     double part[NORM_CHUNKS] = {0};
     int64_t chunk = (n + NORM_CHUNKS - 1) / NORM_CHUNKS;
 #pragma omp parallel for schedule(static)
@@ -57,17 +71,53 @@ double grad_global_norm(const float *grads, int64_t n) {
         int64_t lo = ch * chunk, hi = lo + chunk < n ? lo + chunk : n;
         const float *g = grads + lo;
         double s = 0.0;
-        ROW_SUM8(s, hi - lo, (double)g[i_] * g[i_]); /* 8 lanes: vectorised, the order still fixed */
+        if (hi > lo)
+            ROW_SUM8(s, hi - lo, (double)g[i_] * g[i_]); /* 8 lanes: vectorised, the order still fixed */
         part[ch] = s;
     }
     double s = 0.0;
     for (int ch = 0; ch < NORM_CHUNKS; ch++)
         s += part[ch];
+    return s;
+}
+
+/* The table's rows in NORM_CHUNKS fixed blocks, each row's sum added in row
+ * order; a row known to be zero adds exactly +0 (so skipping it changes nothing). */
+static double sum_squares_rows(const float *table, const grad_rows *gr) {
+    double part[NORM_CHUNKS] = {0};
+    int64_t per = (gr->rows + NORM_CHUNKS - 1) / NORM_CHUNKS;
+#pragma omp parallel for schedule(static)
+    for (int ch = 0; ch < NORM_CHUNKS; ch++) {
+        int64_t r1 = (ch + 1) * per < gr->rows ? (ch + 1) * per : gr->rows;
+        double s = 0.0;
+        for (int64_t r = ch * per; r < r1; r++) {
+            if (gr->used && !gr->used[r])
+                continue;
+            const float *g = table + r * gr->width;
+            double row = 0.0;
+            ROW_SUM8(row, gr->width, (double)g[i_] * g[i_]);
+            s += row;
+        }
+        part[ch] = s;
+    }
+    double s = 0.0;
+    for (int ch = 0; ch < NORM_CHUNKS; ch++)
+        s += part[ch];
+    return s;
+}
+
+double grad_global_norm(const float *grads, int64_t n, const grad_rows *gr) {
+    if (!gr)
+        return sqrt(sum_squares(grads, n));
+    int64_t end = gr->offset + gr->rows * gr->width;
+    double s = sum_squares(grads, gr->offset);
+    s += sum_squares_rows(grads + gr->offset, gr);
+    s += sum_squares(grads + end, n - end);
     return sqrt(s);
 }
 
-float grad_clip_factor(const float *grads, int64_t n, double max_norm, double *norm) {
-    *norm = grad_global_norm(grads, n);
+float grad_clip_factor(const float *grads, int64_t n, const grad_rows *gr, double max_norm, double *norm) {
+    *norm = grad_global_norm(grads, n, gr);
     if (max_norm <= 0.0)
         return 1.0f;
     double coef = max_norm / (*norm + 1e-6);

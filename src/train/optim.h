@@ -23,19 +23,33 @@ typedef struct {
 nerc_status adamw_init(adamw_state *a, int64_t n_params);
 void adamw_free(adamw_state *a);
 
+/* Where the gradient buffer is sparse: the word-embedding table (rows x
+ * width floats at offset) of which only the rows with used[r] != 0 can be
+ * nonzero (used NULL: any row). A batch touches ~300 of 30,522 rows. */
+typedef struct {
+    int64_t offset, rows, width;
+    const uint8_t *used;
+} grad_rows;
+
+/* The state's record of the rows its backward passes wrote since zero_grad. */
+grad_rows grad_rows_of(const struct nerc_state *s);
+
 /* One step over every trainable tensor of `m` with gradients `grads`:
  *   p *= 1 - lr*wd  (wd = 0 for biases and LayerNorm weights)
  *   m = b1 m + (1-b1) g;  v = b2 v + (1-b2) g^2
- *   p -= lr/(1-b1^t) * m / (sqrt(v)/sqrt(1-b2^t) + eps) */
-void adamw_step(adamw_state *a, struct nerc_model *m, const float *grads, float grad_scale, double lr,
-                const adamw_hparams *hp);
+ *   p -= lr/(1-b1^t) * m / (sqrt(v)/sqrt(1-b2^t) + eps)
+ * gr (may be NULL): the rows known to be zero are not read. */
+void adamw_step(adamw_state *a, struct nerc_model *m, const float *grads, const grad_rows *gr, float grad_scale,
+                double lr, const adamw_hparams *hp);
 
-/* sqrt(sum g^2) over all gradients (accumulated in double). */
-double grad_global_norm(const float *grads, int64_t n);
+/* sqrt(sum g^2) over all gradients (accumulated in double, in a fixed order:
+ * the same bits at any thread count, and whether gr's zero rows are read or
+ * skipped). gr may be NULL (the buffer read whole). */
+double grad_global_norm(const float *grads, int64_t n, const grad_rows *gr);
 /* clip_grad_norm_'s factor min(1, max_norm / (norm + 1e-6)); *norm = the norm
  * before clipping. adamw_step applies it (g * factor, as torch does in place),
  * which saves a pass over the gradients. max_norm <= 0: factor 1. */
-float grad_clip_factor(const float *grads, int64_t n, double max_norm, double *norm);
+float grad_clip_factor(const float *grads, int64_t n, const grad_rows *gr, double max_norm, double *norm);
 
 /* HF get_linear_schedule_with_warmup: lr at optimizer step `step` (0-based). */
 double lr_linear(double base_lr, int64_t step, int64_t warmup_steps, int64_t total_steps);

@@ -234,14 +234,16 @@ static nerc_status train_step(trainer *t, double *loss_out, double *norm_out, in
         *rows_out += mine.n_tokens;
     }
     NERC_TRY(dp_finish_sync(t, &loss_sum, rows_out));
+    encoder_grads_settle(t->s, 0);
     if (!isfinite(loss_sum))
         return numeric_error(t, "the training loss", loss_sum);
     double norm;
-    float clip = grad_clip_factor(t->s->grad_mem, t->m->n_params, t->p->max_grad_norm, &norm);
+    grad_rows gr = grad_rows_of(t->s);
+    float clip = grad_clip_factor(t->s->grad_mem, t->m->n_params, &gr, t->p->max_grad_norm, &norm);
     if (!isfinite(norm))
         return numeric_error(t, "the gradient norm", norm);
     double lr = lr_linear(t->p->lr, t->step, t->warmup_steps, t->total_steps);
-    adamw_step(&t->opt, t->m, t->s->grad_mem, clip, lr, &t->hp);
+    adamw_step(&t->opt, t->m, t->s->grad_mem, &gr, clip, lr, &t->hp);
     t->batch_in_epoch += n_micro;
     t->step++;
     *loss_out = loss_sum;
