@@ -122,7 +122,7 @@ static void k_gelu_bias_backward_unfused(work *w) {
     int64_t N = w->N;
     memset(w->a, 0, (size_t)(N * F) * 4);
     gelu_backward(w->a, w->b, w->c, N * F);
-    linear_backward(NULL, NULL, w->e, w->a, NULL, NULL, N, 1, F, 1.0f);
+    linear_backward(NULL, NULL, w->e, w->a, NULL, NULL, N, 1, F, 1.0f, 1.0f);
 }
 
 static void k_adamw(work *w) {

@@ -80,7 +80,7 @@ static void test_bias_act(int64_t N, int64_t F, act_kind k) {
     float *dact = randn(n, 1.0f), *dpre = malloc((size_t)n * 4 + 4), *rdpre = calloc((size_t)n + 1, 4);
     float *db = randn(F, 1.0f), *rdb = copy(db, F);
     act_ref_backward(k, rdpre, dact, rpre, n);
-    linear_backward(NULL, NULL, rdb, rdpre, NULL, NULL, N, 1, F, 1.0f);
+    linear_backward(NULL, NULL, rdb, rdpre, NULL, NULL, N, 1, F, 1.0f, 1.0f);
     act_bias_backward(dpre, db, dact, rpre, N, F, k);
     CHECK_MSG(same(dpre, rdpre, n), "act_bias_backward dpre %lldx%lld kind %d", (long long)N, (long long)F, (int)k);
     CHECK_MSG(max_rel(db, rdb, F) <= 1e-6, "act_bias_backward dbias %lldx%lld: %.3g", (long long)N, (long long)F,

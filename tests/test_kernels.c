@@ -97,7 +97,7 @@ static void test_linear(void) {
     l.out = zeros(l.N * l.OC), l.inp = randn(l.N * l.IC, 1), l.w = randn(l.OC * l.IC, 0.5f), l.b = randn(l.OC, 0.5f);
     float *w = randn(l.N * l.OC, 1), *di = zeros(l.N * l.IC), *dw = zeros(l.OC * l.IC), *db = zeros(l.OC);
     linear_fwd(&l);
-    linear_backward(di, dw, db, w, l.inp, l.w, l.N, l.IC, l.OC, 1.0f);
+    linear_backward(di, dw, db, w, l.inp, l.w, l.N, l.IC, l.OC, 1.0f, 1.0f);
     fd_check("linear d_inp", l.inp, di, l.N * l.IC, linear_fwd, &l, w, l.out, l.N * l.OC);
     fd_check("linear d_weight", l.w, dw, l.OC * l.IC, linear_fwd, &l, w, l.out, l.N * l.OC);
     fd_check("linear d_bias", l.b, db, l.OC, linear_fwd, &l, w, l.out, l.N * l.OC);

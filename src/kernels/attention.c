@@ -4,7 +4,7 @@
  * micro-kernels of 4 rows x one vector register (16 lanes with AVX-512, 8
  * with AVX2), the accumulators held in registers:
  *   rows_dot_rows:     out(i, j) = a_i . b_j         (Q K^T, dctx V^T)
- *   weighted_rows_add: out_i    += sum_j w(i, j) x_j  (P V, dS K, dS^T Q, P^T dctx)
+ *   weighted_rows:     out_i     = sum_j w(i, j) x_j  (P V, dS K, dS^T Q, P^T dctx)
  * Every sum runs over its index in ascending order, whatever the thread
  * count: the results do not depend on scheduling. */
 #include "kernels/simd.h"
@@ -74,7 +74,7 @@ static void rows_dot_rows(float *out, int64_t ldo, const float *a, int64_t lda, 
     }
 }
 
-/* out_r[d0, d0+TILE_LANES) += sum_{j < nx} w_r(j) x_j[d0, ...) for the tile's rows. */
+/* out_r[d0, d0+TILE_LANES) = sum_{j < nx} w_r(j) x_j[d0, ...) for the tile's rows. */
 static inline void tile_weighted(float *const out[TILE_ROWS], int rows, const float *const w[TILE_ROWS], int64_t wc,
                                  const float *x, int64_t ldx, int64_t nx, int64_t d0) {
     lanes c0 = {0}, c1 = {0}, c2 = {0}, c3 = {0};
@@ -87,18 +87,14 @@ static inline void tile_weighted(float *const out[TILE_ROWS], int rows, const fl
         c3 += w[3][j * wc] * xv;
     }
     lanes acc[TILE_ROWS] = {c0, c1, c2, c3};
-    for (int r = 0; r < rows; r++) {
-        lanes o;
-        LANES_LOAD(o, out[r] + d0);
-        o += acc[r];
-        memcpy(out[r] + d0, &o, sizeof o);
-    }
+    for (int r = 0; r < rows; r++)
+        memcpy(out[r] + d0, &acc[r], sizeof acc[r]);
 }
 
-/* out_i += sum_{j < nx} w(i, j) x_j for i < nout, rows of length D: out_i =
+/* out_i = sum_{j < nx} w(i, j) x_j for i < nout, rows of length D: out_i =
  * out + i*ldo, x_j = x + j*ldx, w(i, j) = w[i*wr + j*wc] (wr, wc give w or
  * its transpose). */
-static void weighted_rows_add(float *out, int64_t ldo, int64_t nout, const float *w, int64_t wr, int64_t wc,
+static void weighted_rows(float *out, int64_t ldo, int64_t nout, const float *w, int64_t wr, int64_t wc,
                               const float *x, int64_t ldx, int64_t nx, int64_t D) {
     int64_t full = D - D % TILE_LANES;
     for (int64_t i0 = 0; i0 < nout; i0 += TILE_ROWS) {
@@ -117,7 +113,7 @@ static void weighted_rows_add(float *out, int64_t ldo, int64_t nout, const float
                 float s = 0.0f;
                 for (int64_t j = 0; j < nx; j++)
                     s += wp[r][j * wc] * x[j * ldx + d];
-                o[r][d] += s;
+                o[r][d] = s;
             }
     }
 }
@@ -184,10 +180,7 @@ static void attention_head_forward(float *ctx, float *att, float *pd, const floa
         w = pd ? pd : att; /* no scratch: dropped in place (no backward follows) */
         head_dropout(v, (float *)w);
     }
-    float *o = ctx + v->r0 * v->C + hd;
-    for (int64_t i = 0; i < v->Tq; i++)
-        memset(o + i * v->C, 0, (size_t)v->D * sizeof *o);
-    weighted_rows_add(o, v->C, v->Tq, w, v->Tk, 1, val, C3, v->Tk, v->D);
+    weighted_rows(ctx + v->r0 * v->C + hd, v->C, v->Tq, w, v->Tk, 1, val, C3, v->Tk, v->D);
 }
 
 void SIMD_NAME(attention_forward)(float *ctx, float *att, float *scratch, const float *qkv, const att_layout *lay,
@@ -201,9 +194,9 @@ void SIMD_NAME(attention_forward)(float *ctx, float *att, float *scratch, const 
 }
 
 /* One (sequence, head) of the backward pass; d is scratch (Tq, Tk):
- *   dv += pd^T dctx                      (pd = dropout(p))
+ *   dv = pd^T dctx                       (pd = dropout(p))
  *   dpd = dctx v^T;  dp = dropout'(dpd);  ds = p (dp - rowsum(p dp)) / sqrt(D)
- *   dq += ds k;  dk += ds^T q */
+ *   dq = ds k;  dk = ds^T q              (dk, dv of masked keys: 0) */
 static void attention_head_backward(float *dqkv, float *d, const float *dctx, const float *qkv, const float *p,
                                     const head_view *v) {
     int64_t C3 = 3 * v->C, hd = v->h * v->D, Tq = v->Tq, Tk = v->Tk;
@@ -215,7 +208,11 @@ static void attention_head_backward(float *dqkv, float *d, const float *dctx, co
         head_dropout(v, d);
         pd = d;
     }
-    weighted_rows_add(dv, C3, Tk, pd, 1, Tk, dc, v->C, Tq, v->D);
+    weighted_rows(dv, C3, Tk, pd, 1, Tk, dc, v->C, Tq, v->D);
+    for (int64_t j = Tk; j < Tq; j++) { /* masked keys (padding): no gradient */
+        memset(dk + j * C3, 0, (size_t)v->D * sizeof *dk);
+        memset(dv + j * C3, 0, (size_t)v->D * sizeof *dv);
+    }
     rows_dot_rows(d, Tk, dc, v->C, Tq, val, C3, Tk, v->D, 1.0f);
     if (v->drop_p > 0.0f)
         head_dropout(v, d);
@@ -228,8 +225,8 @@ static void attention_head_backward(float *dqkv, float *d, const float *dctx, co
         for (int64_t j = 0; j < Tk; j++)
             di[j] = pi[j] * (di[j] - s) * scale;
     }
-    weighted_rows_add(dq, C3, Tq, d, Tk, 1, k, C3, Tk, v->D);
-    weighted_rows_add(dk, C3, Tk, d, 1, Tk, q, C3, Tq, v->D);
+    weighted_rows(dq, C3, Tq, d, Tk, 1, k, C3, Tk, v->D);
+    weighted_rows(dk, C3, Tk, d, 1, Tk, q, C3, Tq, v->D);
 }
 
 void SIMD_NAME(attention_backward)(float *dqkv, float *datt, const float *dctx, const float *qkv, const float *att,

@@ -10,11 +10,12 @@
 #include "kernels/onednn.h"
 
 static int timing_on;
-static double timing_total;
+static double timing_total, timing_attention;
 
 void gemm_timing_enable(int on) { timing_on = on; }
 double gemm_timing_seconds(void) { return timing_total; }
-void gemm_timing_reset(void) { timing_total = 0.0; }
+double gemm_timing_attention_seconds(void) { return timing_attention; }
+void gemm_timing_reset(void) { timing_total = timing_attention = 0.0; }
 
 double gemm_timing_start(void) {
     if (!timing_on)
@@ -27,6 +28,11 @@ double gemm_timing_start(void) {
 void gemm_timing_stop(double t0) {
     if (timing_on) /* GEMMs are called from one thread (they parallelise inside) */
         timing_total += gemm_timing_start() - t0;
+}
+
+void gemm_timing_stop_attention(double t0) {
+    if (timing_on)
+        timing_attention += gemm_timing_start() - t0;
 }
 
 void gemm_f32(int transa, int transb, int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t lda,

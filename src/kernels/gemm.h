@@ -30,6 +30,11 @@ void gemm_timing_reset(void);
 /* Used by the GEMM entry points: t0 = gemm_timing_start(); ...; gemm_timing_stop(t0). */
 double gemm_timing_start(void);
 void gemm_timing_stop(double t0);
+/* The same for attention (model/forward.c, backward.c): its batched small
+ * matrix products (q k^T, p v and their gradients; torch runs them as bmm
+ * GEMMs) with the softmax and dropout between them, counted apart. */
+void gemm_timing_stop_attention(double t0);
+double gemm_timing_attention_seconds(void);
 
 /* Reference triple loop with double accumulation (tests only). */
 void gemm_f32_ref(int transa, int transb, int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t lda,

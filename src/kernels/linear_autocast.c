@@ -21,15 +21,15 @@ nerc_status linear_autocast_forward(float *out, const float *inp, const uint16_t
 
 nerc_status linear_autocast_backward(float *dinp, float *dweight, float *dbias, const float *dout, const float *inp,
                                      const uint16_t *w16, uint16_t *in16, uint16_t *out16, int64_t N, int64_t IC,
-                                     int64_t OC, float dweight_beta) {
+                                     int64_t OC, float dinp_beta, float dweight_beta) {
     f32_to_bf16(out16, dout, N * OC);
     if (dinp)
-        NERC_TRY(gemm_bf16(0, 0, N, IC, OC, out16, w16, 1.0f, dinp));
+        NERC_TRY(gemm_bf16(0, 0, N, IC, OC, out16, w16, dinp_beta, dinp));
     if (dweight) {
         f32_to_bf16(in16, inp, N * IC);
         NERC_TRY(gemm_bf16(1, 0, OC, IC, N, out16, in16, dweight_beta, dweight));
     }
     if (dbias) /* the fp32 reduction of linear_backward */
-        linear_backward(NULL, NULL, dbias, dout, NULL, NULL, N, IC, OC, 1.0f);
+        linear_backward(NULL, NULL, dbias, dout, NULL, NULL, N, IC, OC, 1.0f, 1.0f);
     return NERC_OK;
 }

@@ -14,12 +14,12 @@
  * in16: scratch of N*IC bf16 values. */
 nerc_status linear_autocast_forward(float *out, const float *inp, const uint16_t *w16, const float *bias,
                                     uint16_t *in16, int64_t N, int64_t IC, int64_t OC);
-/* dinp(N,IC) += bf16(dout) @ w16;  dweight(OC,IC) = bf16(dout)^T @ bf16(inp)
- * + dweight_beta * dweight (1 or 0, as linear_backward); dbias(OC) += sum_n
- * dout (fp32). Any output may be NULL. Scratch: in16 of N*IC and out16 of
- * N*OC bf16 values. */
+/* dinp(N,IC) = bf16(dout) @ w16 + dinp_beta * dinp;  dweight(OC,IC) =
+ * bf16(dout)^T @ bf16(inp) + dweight_beta * dweight (betas 1 or 0, as
+ * linear_backward); dbias(OC) += sum_n dout (fp32). Any output may be NULL.
+ * Scratch: in16 of N*IC and out16 of N*OC bf16 values. */
 nerc_status linear_autocast_backward(float *dinp, float *dweight, float *dbias, const float *dout, const float *inp,
                                      const uint16_t *w16, uint16_t *in16, uint16_t *out16, int64_t N, int64_t IC,
-                                     int64_t OC, float dweight_beta);
+                                     int64_t OC, float dinp_beta, float dweight_beta);
 
 #endif

@@ -24,9 +24,10 @@ void SIMD_NAME(linear_forward)(float *out, const float *inp, const float *weight
 }
 
 void SIMD_NAME(linear_backward)(float *dinp, float *dweight, float *dbias, const float *dout, const float *inp,
-                                const float *weight, int64_t N, int64_t IC, int64_t OC, float dweight_beta) {
+                                const float *weight, int64_t N, int64_t IC, int64_t OC, float dinp_beta,
+                                float dweight_beta) {
     if (dinp)
-        gemm_f32(0, 0, N, IC, OC, 1.0f, dout, OC, weight, IC, 1.0f, dinp, IC);
+        gemm_f32(0, 0, N, IC, OC, 1.0f, dout, OC, weight, IC, dinp_beta, dinp, IC);
     if (dweight)
         gemm_f32(1, 0, OC, IC, N, 1.0f, dout, OC, inp, IC, dweight_beta, dweight, IC);
     if (dbias) { /* column sums (rows.h): rows walked in order over a block of columns */

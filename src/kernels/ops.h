@@ -10,11 +10,11 @@
 /* out(N,OC) = inp(N,IC) @ weight(OC,IC)^T + bias(OC)            (bias may be NULL) */
 void linear_forward(float *out, const float *inp, const float *weight, const float *bias, int64_t N, int64_t IC,
                     int64_t OC);
-/* dinp(N,IC) += dout(N,OC) @ weight; dweight(OC,IC) = dout^T @ inp + dweight_beta * dweight
- * (1: accumulate; 0: overwrite, the old values never read); dbias(OC) += sum_n dout.
- * Any of dinp / dweight / dbias may be NULL (not needed). */
+/* dinp(N,IC) = dout(N,OC) @ weight + dinp_beta * dinp; dweight(OC,IC) = dout^T @ inp +
+ * dweight_beta * dweight (betas 1: accumulate; 0: overwrite, the old values never
+ * read); dbias(OC) += sum_n dout. Any of dinp / dweight / dbias may be NULL (not needed). */
 void linear_backward(float *dinp, float *dweight, float *dbias, const float *dout, const float *inp,
-                     const float *weight, int64_t N, int64_t IC, int64_t OC, float dweight_beta);
+                     const float *weight, int64_t N, int64_t IC, int64_t OC, float dinp_beta, float dweight_beta);
 
 /* out = (inp - mean) * rstd * weight + bias, per row of C; mean/rstd (N) saved for backward. */
 void layernorm_forward(float *out, float *mean, float *rstd, const float *inp, const float *weight, const float *bias,
@@ -73,7 +73,8 @@ typedef struct {
 #define HEAD_DIM_MAX 256
 void attention_forward(float *ctx, float *att, float *scratch, const float *qkv, const att_layout *lay, int64_t C,
                        int64_t H, float drop_p, uint64_t seed, uint64_t stream);
-/* Given dctx(N,C): dqkv(N,3C) += d/d(q|k|v). datt is scratch shaped like att. */
+/* Given dctx(N,C): dqkv(N,3C) = d/d(q|k|v) (written whole, not added to). datt is
+ * scratch shaped like att. */
 void attention_backward(float *dqkv, float *datt, const float *dctx, const float *qkv, const float *att,
                         const att_layout *lay, int64_t C, int64_t H, float drop_p, uint64_t seed, uint64_t stream);
 

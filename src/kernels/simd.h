@@ -23,8 +23,8 @@
       (out, inp, weight, bias, N, IC, OC))                                                                             \
     V(linear_backward,                                                                                                 \
       (float *dinp, float *dweight, float *dbias, const float *dout, const float *inp, const float *weight, int64_t N, \
-       int64_t IC, int64_t OC, float dweight_beta),                                                                    \
-      (dinp, dweight, dbias, dout, inp, weight, N, IC, OC, dweight_beta))                                              \
+       int64_t IC, int64_t OC, float dinp_beta, float dweight_beta),                                                   \
+      (dinp, dweight, dbias, dout, inp, weight, N, IC, OC, dinp_beta, dweight_beta))                                   \
     V(layernorm_forward,                                                                                               \
       (float *out, float *mean, float *rstd, const float *inp, const float *weight, const float *bias, int64_t N,      \
        int64_t C, float eps),                                                                                          \

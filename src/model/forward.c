@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "kernels/gemm.h"
 #include "core/rng.h"
 #include "model/encoder.h"
 
@@ -130,7 +131,10 @@ static nerc_status block_forward(struct nerc_state *s, int64_t l, const float *x
 #define LINEAR(op) encoder_linear(s->m, &s->m->p, l, op)
     const float *bias;
     NERC_TRY(linear(s, LINEAR(LIN_QKV), qkv, x));
-    attention_forward(ctx, att, s->d_att /* NULL in an inference state */, qkv, &s->lay, C, H, s->att_dropout_p, s->dropout_seed, STREAM_ATT(l));
+    double t0 = gemm_timing_start();
+    attention_forward(ctx, att, s->d_att /* NULL in an inference state */, qkv, &s->lay, C, H, s->att_dropout_p,
+                      s->dropout_seed, STREAM_ATT(l));
+    gemm_timing_stop_attention(t0);
     NERC_TRY(linear_unbiased(s, LINEAR(LIN_OUT), res1, ctx, &bias));
     residual_layernorm(s, res1, h1, s->ln1_mean + sl * R, s->ln1_rstd + sl * R, bias, x, p.ln1_w, p.ln1_b,
                        encoder_attention_output_dropout(s), STREAM_ATT_OUT(l));
