@@ -49,7 +49,7 @@ static double forward_flops(const nerc_model *m, const nerc_batch *b) {
 }
 
 typedef struct {
-    double fwd_s, fwdbwd_s, step_s, gemm_s, flops, tokens;
+    double fwd_s, fwdbwd_s, step_s, gemm_s, att_s, flops, tokens;
     int n;
 } timing;
 
@@ -82,6 +82,7 @@ static void time_training(nerc_model *m, nerc_state *s, nerc_batcher *bt, int st
         t->fwdbwd_s += t2 - t0;
         t->step_s += t3 - t0;
         t->gemm_s += gemm_timing_seconds();
+        t->att_s += gemm_timing_attention_seconds();
         t->flops += forward_flops(m, &db.batch);
         t->tokens += db.batch.n_tokens;
         t->n++;
@@ -95,9 +96,10 @@ static void print_training(const char *name, const timing *t) {
            1e3 * t->fwd_s / t->n, t->flops / t->fwd_s / 1e9, 1e3 * t->fwdbwd_s / t->n,
            3 * t->flops / t->fwdbwd_s / 1e9);
     printf("  %s training step (+clip, AdamW) %.3f s/step, %.0f real tokens/s; GEMM %.3f s/step = %.0f%%, "
-           "non-GEMM share %.0f%%\n",
+           "non-GEMM share %.1f%% (attention's batched products %.1f%%, the rest %.1f%%)\n",
            name, t->step_s / t->n, t->tokens / t->step_s, t->gemm_s / t->n, 100 * t->gemm_s / t->step_s,
-           100 * (1 - t->gemm_s / t->step_s));
+           100 * (1 - t->gemm_s / t->step_s), 100 * t->att_s / t->step_s,
+           100 * (1 - (t->gemm_s + t->att_s) / t->step_s));
 }
 
 static double time_inference(nerc_model *m, const nerc_dataset *dev, const nerc_sequences *enc, nerc_precision prec,
