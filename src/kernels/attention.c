@@ -29,74 +29,93 @@ typedef float lanes __attribute__((vector_size(TILE_LANES * sizeof(float))));
 
 #define LANES_LOAD(v, p) memcpy(&(v), (p), sizeof(lanes))
 
-/* acc[r] = a_r . bt[:, 0..TILE_LANES) over D, bt laid out (D, TILE_LANES). */
-static inline void tile_dot(lanes acc[TILE_ROWS], const float *const a[TILE_ROWS], const float *bt, int64_t D) {
-    lanes c0 = {0}, c1 = {0}, c2 = {0}, c3 = {0};
+/* acc[r][v] = a_r . bt[:, v-th vector] over D, bt laid out (D, 2 vectors):
+ * 8 independent chains, enough to keep two FMA units busy. */
+static inline void tile_dot2(lanes acc[TILE_ROWS][2], const float *const a[TILE_ROWS], const float *bt, int64_t D) {
+    lanes c0 = {0}, c1 = {0}, c2 = {0}, c3 = {0}, e0 = {0}, e1 = {0}, e2 = {0}, e3 = {0};
     for (int64_t d = 0; d < D; d++) {
-        lanes b;
-        LANES_LOAD(b, bt + d * TILE_LANES);
-        c0 += a[0][d] * b;
-        c1 += a[1][d] * b;
-        c2 += a[2][d] * b;
-        c3 += a[3][d] * b;
+        lanes b, f;
+        LANES_LOAD(b, bt + d * 2 * TILE_LANES);
+        LANES_LOAD(f, bt + d * 2 * TILE_LANES + TILE_LANES);
+        c0 += a[0][d] * b, e0 += a[0][d] * f;
+        c1 += a[1][d] * b, e1 += a[1][d] * f;
+        c2 += a[2][d] * b, e2 += a[2][d] * f;
+        c3 += a[3][d] * b, e3 += a[3][d] * f;
     }
-    acc[0] = c0, acc[1] = c1, acc[2] = c2, acc[3] = c3;
+    acc[0][0] = c0, acc[1][0] = c1, acc[2][0] = c2, acc[3][0] = c3;
+    acc[0][1] = e0, acc[1][1] = e1, acc[2][1] = e2, acc[3][1] = e3;
+}
+
+/* out[0, cols) = v * scale (not a variable-size memcpy: rep movs is slow here). */
+static inline void store_cols(float *out, const lanes *v, int nvec, int64_t cols, float scale) {
+    for (int k = 0; k < nvec; k++) {
+        lanes s = v[k] * scale;
+        if (cols >= (k + 1) * TILE_LANES) {
+            memcpy(out + k * TILE_LANES, &s, sizeof s);
+            continue;
+        }
+        for (int64_t l = 0; l < cols - k * TILE_LANES; l++)
+            out[k * TILE_LANES + l] = s[l];
+        return;
+    }
 }
 
 /* out(i, j) = scale * a_i . b_j for i < na, j < nb, with rows a_i = a + i*lda,
  * b_j = b + j*ldb of length D <= HEAD_DIM_MAX and out rows ldo apart. b is
- * transposed TILE_LANES rows at a time into a block on the stack. */
+ * transposed 2 vectors' worth of rows at a time into a block on the stack. */
 static void rows_dot_rows(float *out, int64_t ldo, const float *a, int64_t lda, int64_t na, const float *b,
                           int64_t ldb, int64_t nb, int64_t D, float scale) {
-    float bt[HEAD_DIM_MAX * TILE_LANES];
-    for (int64_t j0 = 0; j0 < nb; j0 += TILE_LANES) {
-        int64_t cols = nb - j0 < TILE_LANES ? nb - j0 : TILE_LANES;
-        for (int64_t l = 0; l < TILE_LANES; l++)
+    enum { W = 2 * TILE_LANES };
+    float bt[HEAD_DIM_MAX * W];
+    for (int64_t j0 = 0; j0 < nb; j0 += W) {
+        int64_t cols = nb - j0 < W ? nb - j0 : W;
+        for (int64_t l = 0; l < W; l++)
             for (int64_t d = 0; d < D; d++)
-                bt[d * TILE_LANES + l] = l < cols ? b[(j0 + l) * ldb + d] : 0.0f;
+                bt[d * W + l] = l < cols ? b[(j0 + l) * ldb + d] : 0.0f;
         for (int64_t i0 = 0; i0 < na; i0 += TILE_ROWS) {
             const float *ar[TILE_ROWS];
             for (int r = 0; r < TILE_ROWS; r++)
                 ar[r] = a + (i0 + r < na ? i0 + r : na - 1) * lda;
-            lanes acc[TILE_ROWS];
-            tile_dot(acc, ar, bt, D);
-            for (int r = 0; r < TILE_ROWS && i0 + r < na; r++) {
-                lanes v = acc[r] * scale;
-                float *o = out + (i0 + r) * ldo + j0;
-                if (cols == TILE_LANES) {
-                    memcpy(o, &v, sizeof v);
-                    continue;
-                }
-                for (int64_t l = 0; l < cols; l++) /* (not a variable-size memcpy: rep movs is slow here) */
-                    o[l] = v[l];
-            }
+            lanes acc[TILE_ROWS][2];
+            tile_dot2(acc, ar, bt, D);
+            for (int r = 0; r < TILE_ROWS && i0 + r < na; r++)
+                store_cols(out + (i0 + r) * ldo + j0, acc[r], 2, cols, scale);
         }
     }
 }
 
-/* out_r[d0, d0+TILE_LANES) = sum_{j < nx} w_r(j) x_j[d0, ...) for the tile's rows. */
-static inline void tile_weighted(float *const out[TILE_ROWS], int rows, const float *const w[TILE_ROWS], int64_t wc,
-                                 const float *x, int64_t ldx, int64_t nx, int64_t d0) {
-    lanes c0 = {0}, c1 = {0}, c2 = {0}, c3 = {0};
-    for (int64_t j = 0; j < nx; j++) {
-        lanes xv;
-        LANES_LOAD(xv, x + j * ldx + d0);
-        c0 += w[0][j * wc] * xv;
-        c1 += w[1][j * wc] * xv;
-        c2 += w[2][j * wc] * xv;
-        c3 += w[3][j * wc] * xv;
+/* out_r[d0, d0 + NV vectors) = sum_{j < nx} w_r(j) x_j[d0, ...) for the tile's
+ * rows, NV = 1 or 2 (2: 8 independent chains). */
+#define TILE_WEIGHTED(NV)                                                                                              \
+    static inline void tile_weighted##NV(float *const out[TILE_ROWS], int rows, const float *const w[TILE_ROWS],      \
+                                         int64_t wc, const float *x, int64_t ldx, int64_t nx, int64_t d0) {           \
+        lanes acc[TILE_ROWS][NV];                                                                                      \
+        for (int r = 0; r < TILE_ROWS; r++)                                                                            \
+            for (int k = 0; k < NV; k++)                                                                               \
+                acc[r][k] = (lanes){0};                                                                                \
+        for (int64_t j = 0; j < nx; j++) {                                                                             \
+            lanes xv[NV];                                                                                              \
+            for (int k = 0; k < NV; k++)                                                                               \
+                LANES_LOAD(xv[k], x + j * ldx + d0 + k * TILE_LANES);                                                  \
+            for (int r = 0; r < TILE_ROWS; r++) {                                                                      \
+                float wr = w[r][j * wc];                                                                               \
+                for (int k = 0; k < NV; k++)                                                                           \
+                    acc[r][k] += wr * xv[k];                                                                           \
+            }                                                                                                          \
+        }                                                                                                              \
+        for (int r = 0; r < rows; r++)                                                                                 \
+            memcpy(out[r] + d0, acc[r], sizeof acc[r]);                                                                \
     }
-    lanes acc[TILE_ROWS] = {c0, c1, c2, c3};
-    for (int r = 0; r < rows; r++)
-        memcpy(out[r] + d0, &acc[r], sizeof acc[r]);
-}
+TILE_WEIGHTED(1)
+TILE_WEIGHTED(2)
+#undef TILE_WEIGHTED
 
 /* out_i = sum_{j < nx} w(i, j) x_j for i < nout, rows of length D: out_i =
  * out + i*ldo, x_j = x + j*ldx, w(i, j) = w[i*wr + j*wc] (wr, wc give w or
  * its transpose). */
 static void weighted_rows(float *out, int64_t ldo, int64_t nout, const float *w, int64_t wr, int64_t wc,
-                              const float *x, int64_t ldx, int64_t nx, int64_t D) {
-    int64_t full = D - D % TILE_LANES;
+                          const float *x, int64_t ldx, int64_t nx, int64_t D) {
+    int64_t full = D - D % TILE_LANES, pairs = D - D % (2 * TILE_LANES);
     for (int64_t i0 = 0; i0 < nout; i0 += TILE_ROWS) {
         int rows = nout - i0 < TILE_ROWS ? (int)(nout - i0) : TILE_ROWS;
         float *o[TILE_ROWS];
@@ -106,8 +125,10 @@ static void weighted_rows(float *out, int64_t ldo, int64_t nout, const float *w,
             o[r] = out + i * ldo;
             wp[r] = w + i * wr;
         }
-        for (int64_t d0 = 0; d0 < full; d0 += TILE_LANES)
-            tile_weighted(o, rows, wp, wc, x, ldx, nx, d0);
+        for (int64_t d0 = 0; d0 < pairs; d0 += 2 * TILE_LANES)
+            tile_weighted2(o, rows, wp, wc, x, ldx, nx, d0);
+        if (full > pairs)
+            tile_weighted1(o, rows, wp, wc, x, ldx, nx, pairs);
         for (int r = 0; r < rows; r++) /* the last D % TILE_LANES columns */
             for (int64_t d = full; d < D; d++) {
                 float s = 0.0f;
