@@ -15,18 +15,17 @@
     case ACT_KIND_RELU: LOOP(ACT_KIND_RELU); break;                                                                    \
     }
 
-void SIMD_NAME(bias_act_forward)(float *slope, float *act, const float *y, const float *bias, int64_t N, int64_t F,
+void SIMD_NAME(bias_act_forward)(float *pre, float *act, const float *y, const float *bias, int64_t N, int64_t F,
                                  act_kind kind) {
 #pragma omp parallel for schedule(static)
     for (int64_t n = 0; n < N; n++) {
         const float *yr = y + n * F;
-        float *ar = act + n * F, *sr = slope ? slope + n * F : NULL;
-        /* value and slope share their erf / exp (the compiler computes them once) */
+        float *ar = act + n * F, *pr = pre ? pre + n * F : NULL;
 #define BIAS_ACT(K)                                                                                                    \
     for (int64_t f = 0; f < F; f++) {                                                                                  \
         float x = bias ? yr[f] + bias[f] : yr[f];                                                                      \
-        if (sr)                                                                                                        \
-            sr[f] = act_slope(K, x);                                                                                   \
+        if (pr)                                                                                                        \
+            pr[f] = x;                                                                                                 \
         ar[f] = act_value(K, x);                                                                                       \
     }
         FOR_EACH_KIND(kind, BIAS_ACT)
@@ -93,20 +92,23 @@ void SIMD_NAME(layernorm_dropout_backward)(float *dy, float *dresid, float *dwei
     layernorm_param_grads(dweight, dln_bias, dout, res, mean, rstd, N, C);
 }
 
-void SIMD_NAME(act_bias_backward)(float *dpre, float *dbias, const float *dact, const float *slope, int64_t N,
-                                  int64_t F) {
+void SIMD_NAME(act_bias_backward)(float *dpre, float *dbias, const float *dact, const float *pre, int64_t N, int64_t F,
+                                  act_kind kind) {
     int64_t width = col_block(F), blocks = (F + width - 1) / width;
 #pragma omp parallel for schedule(static)
     for (int64_t bl = 0; bl < blocks; bl++) {
         int64_t f0 = bl * width, w = F - f0 < width ? F - f0 : width;
         double acc[COL_BLOCK_MAX] = {0};
         for (int64_t n = 0; n < N; n++) {
-            const float *da = dact + n * F + f0, *sl = slope + n * F + f0;
+            const float *da = dact + n * F + f0, *x = pre + n * F + f0;
             float *d = dpre + n * F + f0;
-            for (int64_t f = 0; f < w; f++) {
-                d[f] = da[f] * sl[f];
-                acc[f] += d[f];
-            }
+#define ACT_BACK(K)                                                                                                    \
+    for (int64_t f = 0; f < w; f++) {                                                                                  \
+        d[f] = da[f] * act_slope(K, x[f]);                                                                             \
+        acc[f] += d[f];                                                                                                \
+    }
+            FOR_EACH_KIND(kind, ACT_BACK)
+#undef ACT_BACK
         }
         if (dbias)
             for (int64_t f = 0; f < w; f++)

@@ -9,11 +9,10 @@
 
 #include "kernels/rows.h"
 
-/* act(N,F) = f(y + bias); slope = f'(y + bias) when slope != NULL (kept for
- * the backward, which then needs no erf / exp; slope may be y). bias may be
- * NULL. Replaces: bias add in the GEMM, activation_forward. */
-void bias_act_forward(float *slope, float *act, const float *y, const float *bias, int64_t N, int64_t F,
-                      act_kind kind);
+/* act(N,F) = f(y + bias); pre = y + bias when pre != NULL (kept for the
+ * backward; pre may be y). bias may be NULL. Replaces: bias add in the GEMM,
+ * activation_forward. */
+void bias_act_forward(float *pre, float *act, const float *y, const float *bias, int64_t N, int64_t F, act_kind kind);
 
 /* res(N,C) = dropout(y + bias) + resid (res may be y); out = LayerNorm(res)
  * with mean/rstd saved. bias may be NULL; p = 0: no dropout. Replaces: bias
@@ -31,9 +30,9 @@ void layernorm_dropout_backward(float *dy, float *dresid, float *dweight, float 
                                 const float *res, const float *weight, const float *mean, const float *rstd, int64_t N,
                                 int64_t C, float p, uint64_t seed, uint64_t stream);
 
-/* dpre(N,F) = slope * dact (=), slope = f'(pre) as bias_act_forward kept it;
- * dbias(F) += sum_n dpre (column sums in double in row order: the same bits at
- * any thread count). */
-void act_bias_backward(float *dpre, float *dbias, const float *dact, const float *slope, int64_t N, int64_t F);
+/* dpre(N,F) = f'(pre) * dact (=); dbias(F) += sum_n dpre (fp32 partial sums
+ * over fixed row blocks, added in order: the same bits at any thread count). */
+void act_bias_backward(float *dpre, float *dbias, const float *dact, const float *pre, int64_t N, int64_t F,
+                       act_kind kind);
 
 #endif

@@ -41,7 +41,7 @@ static nerc_status block_backward(struct nerc_state *s, int64_t l, const float *
     NERC_TRY(linear_grad(s, s->d_act, WRITE_DINP, W(LIN_FC2), G(LIN_FC2), s->d_res, act));
     /* act = activation(fc1 + b1), with fc1's bias gradient in the same pass; fc1 = h1 W1^T */
     linear_ref g1 = G(LIN_FC1);
-    act_bias_backward(s->d_fc1, g1.b, s->d_act, fc1 /* the slope, kept by the forward pass */, N, F);
+    act_bias_backward(s->d_fc1, g1.b, s->d_act, fc1, N, F, encoder_act_kind(c));
     g1.b = NULL;
     NERC_TRY(linear_grad(s, s->d_h1, ADD_TO_DINP, W(LIN_FC1), g1, s->d_fc1, h1));
     /* h1 = LN1(res1); res1 = dropout(out(ctx)) + x: d_in = dres1, d_res = dropout(dres1) */
