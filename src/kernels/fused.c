@@ -94,24 +94,17 @@ void SIMD_NAME(layernorm_dropout_backward)(float *dy, float *dresid, float *dwei
 
 void SIMD_NAME(act_bias_backward)(float *dpre, float *dbias, const float *dact, const float *pre, int64_t N, int64_t F,
                                   act_kind kind) {
-    int64_t width = col_block(F), blocks = (F + width - 1) / width;
+    /* the slopes row by row (streaming), then the bias gradient as column sums of dpre */
 #pragma omp parallel for schedule(static)
-    for (int64_t bl = 0; bl < blocks; bl++) {
-        int64_t f0 = bl * width, w = F - f0 < width ? F - f0 : width;
-        double acc[COL_BLOCK_MAX] = {0};
-        for (int64_t n = 0; n < N; n++) {
-            const float *da = dact + n * F + f0, *x = pre + n * F + f0;
-            float *d = dpre + n * F + f0;
+    for (int64_t n = 0; n < N; n++) {
+        const float *da = dact + n * F, *x = pre + n * F;
+        float *d = dpre + n * F;
 #define ACT_BACK(K)                                                                                                    \
-    for (int64_t f = 0; f < w; f++) {                                                                                  \
-        d[f] = da[f] * act_slope(K, x[f]);                                                                             \
-        acc[f] += d[f];                                                                                                \
-    }
-            FOR_EACH_KIND(kind, ACT_BACK)
+    for (int64_t f = 0; f < F; f++)                                                                                    \
+        d[f] = da[f] * act_slope(K, x[f]);
+        FOR_EACH_KIND(kind, ACT_BACK)
 #undef ACT_BACK
-        }
-        if (dbias)
-            for (int64_t f = 0; f < w; f++)
-                dbias[f0 + f] += (float)acc[f];
     }
+    if (dbias)
+        SIMD_NAME(linear_backward)(NULL, NULL, dbias, dpre, NULL, NULL, N, 1, F, 1.0f, 1.0f);
 }
