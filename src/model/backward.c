@@ -75,7 +75,7 @@ static void embeddings_backward(struct nerc_state *s, const nerc_batch *b) {
     int32_t pos_pad = config_roberta_positions(c) ? c->pad_token_id : -1;
     embedding_backward(g->cat[P_WORD_EMB], d_pos, d_type0, s->d_res, b->input_ids, s->pos, N, C, c->pad_token_id,
                        pos_pad);
-    for (int64_t n = 0; n < N; n++) { /* the word rows zero_grad will clear */
+    for (int64_t n = 0; n < N && s->n_word_rows >= 0; n++) { /* the rows zero_grad will clear (-1: all) */
         int32_t id = b->input_ids[n];
         if (id != c->pad_token_id && !s->word_row_used[id]) {
             s->word_row_used[id] = 1;
