@@ -97,7 +97,10 @@ static nerc_status linear_unbiased(struct nerc_state *s, linear_ref r, float *ou
 
 /* res = dropout(y + bias) + resid; out = LayerNorm(res), in one pass
  * (kernels/fused.h). With dropout on, sequence by sequence: each one's mask is
- * keyed by its own seed and its rows from 0, as encoder_dropout does. */
+ * keyed by its own seed and its rows from 0, as encoder_dropout does. The
+ * sequences share out the threads (one parallel region, the kernel's own loop
+ * nested inside it runs on its caller's thread): a region per sequence costs
+ * more than a 20-row sequence's work. */
 static void residual_layernorm(const struct nerc_state *s, float *res, float *out, float *mean, float *rstd,
                                const float *bias, const float *resid, const float *w, const float *b, float p,
                                uint64_t stream) {
@@ -108,6 +111,7 @@ static void residual_layernorm(const struct nerc_state *s, float *res, float *ou
                                                 0, stream);
         return;
     }
+#pragma omp parallel for schedule(dynamic, 1)
     for (int32_t q = 0; q < s->lay.n_seqs; q++) {
         int64_t r0 = s->lay.seq_offsets[q], rows = s->lay.seq_offsets[q + 1] - r0;
         bias_dropout_residual_layernorm_forward(res + r0 * C, out + r0 * C, mean + r0, rstd + r0, res + r0 * C, bias,
@@ -160,6 +164,7 @@ static void seed_sequences(struct nerc_state *s, const nerc_batch *b, uint64_t s
 void encoder_dropout(const struct nerc_state *s, float *x, int64_t width, float p, uint64_t stream) {
     if (p <= 0.0f)
         return;
+#pragma omp parallel for schedule(dynamic, 1) /* one region for all sequences, as residual_layernorm */
     for (int32_t q = 0; q < s->lay.n_seqs; q++) {
         int64_t r0 = s->lay.seq_offsets[q], rows = s->lay.seq_offsets[q + 1] - r0;
         dropout_forward(x + r0 * width, rows * width, p, s->seq_seeds[q], stream);
