@@ -194,12 +194,13 @@ static void attention_head_forward(float *ctx, float *att, float *pd, const floa
     const float *q = qkv + v->r0 * C3 + hd, *k = q + v->C, *val = q + 2 * v->C;
     rows_dot_rows(att, v->Tk, q, C3, v->Tq, k, C3, v->Tk, v->D, 1.0f / sqrtf((float)v->D));
     softmax_rows(att, v->Tq, v->Tk);
-    const float *w = att;
+    float *w = att;
     if (v->drop_p > 0.0f) {
-        if (pd)
+        if (pd) { /* else dropped in place: no backward follows */
             memcpy(pd, att, (size_t)(v->Tq * v->Tk) * sizeof *pd);
-        w = pd ? pd : att; /* no scratch: dropped in place (no backward follows) */
-        head_dropout(v, (float *)w);
+            w = pd;
+        }
+        head_dropout(v, w);
     }
     weighted_rows(ctx + v->r0 * v->C + hd, v->C, v->Tq, w, v->Tk, 1, val, C3, v->Tk, v->D);
 }

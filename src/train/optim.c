@@ -35,9 +35,9 @@ grad_rows grad_rows_of(const struct nerc_state *s) {
                        s->n_word_rows >= 0 ? s->word_row_used : NULL};
 }
 
-/* Does tensor t lie in gr's table (then the table is updated row by row)? */
-static int in_rows(const param_tensor *t, const grad_rows *gr) {
-    return gr && gr->used && t->offset >= gr->offset && t->offset < gr->offset + gr->rows * gr->width;
+/* Is tensor t gr's table, with a record of its used rows (then it is updated row by row)? */
+static int is_row_table(const param_tensor *t, const grad_rows *gr) {
+    return gr && gr->used && t->offset == gr->offset && t->numel == gr->rows * gr->width;
 }
 
 void adamw_step(adamw_state *a, struct nerc_model *m, const float *grads, const grad_rows *gr, float grad_scale,
@@ -53,7 +53,7 @@ void adamw_step(adamw_state *a, struct nerc_model *m, const float *grads, const 
         float wd = t->no_decay ? 0.0f : hp->weight_decay;
         k.decay_factor = (float)(1.0 - lr * (double)wd);
         float *p = m->params_mem + t->offset, *mm = a->m + t->offset, *v = a->v + t->offset;
-        if (in_rows(t, gr) && t->numel == gr->rows * gr->width)
+        if (is_row_table(t, gr))
             adamw_update_rows(p, mm, v, grads + t->offset, gr->used, gr->rows, gr->width, &k);
         else
             adamw_update(p, mm, v, grads + t->offset, t->numel, &k);
