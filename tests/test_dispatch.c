@@ -124,19 +124,26 @@ static void compare_elementwise(void) {
 }
 
 /* adamw_update_rows, which does not read the rows marked unused, gives the
- * bits of adamw_update over the table with those rows' gradients 0. */
-static void compare_adamw_rows(void) {
+ * bits of adamw_update over the table with those rows' gradients 0; rows whose
+ * moments are +0 (not live) are updated through p alone, with weight decay
+ * (factor < 1) and without (factor 1). */
+static void compare_adamw_rows(float decay_factor) {
     enum { ROWS = 17, W = 61, N = ROWS * W };
     static float p[2][N], mo[2][N], v[2][N], g[N], g_rows[N];
-    uint8_t used[ROWS];
+    uint8_t used[ROWS], live[ROWS];
     rng_state r;
     rng_seed(&r, 6);
-    for (int i = 0; i < N; i++) {
-        p[0][i] = p[1][i] = (float)rng_normal(&r);
-        mo[0][i] = mo[1][i] = (float)rng_normal(&r) * 0.01f;
-        v[0][i] = v[1][i] = (float)rng_uniform(&r) * 1e-4f;
+    for (int row = 0; row < ROWS; row++) {
+        live[row] = rng_below(&r, 2) == 0;
+        for (int c = 0; c < W; c++) {
+            int i = row * W + c;
+            p[0][i] = p[1][i] = (float)rng_normal(&r);
+            mo[0][i] = mo[1][i] = live[row] ? (float)rng_normal(&r) * 0.01f : 0.0f;
+            v[0][i] = v[1][i] = live[row] ? (float)rng_uniform(&r) * 1e-4f : 0.0f;
+        }
     }
-    adamw_coeffs k = {0.5f, 0.999f, 0.9f, 0.999f, 1e-3f, 0.03f, 1e-8f};
+    adamw_coeffs k = {0.5f, decay_factor, 0.9f, 0.999f, 1e-3f, 0.03f, 1e-8f};
+    int n_dead = 0;
     for (int step = 0; step < 3; step++) {
         for (int row = 0; row < ROWS; row++) {
             used[row] = rng_below(&r, 3) == 0;
@@ -146,8 +153,13 @@ static void compare_adamw_rows(void) {
             }
         }
         adamw_update(p[0], mo[0], v[0], g, N, &k);
-        adamw_update_rows(p[1], mo[1], v[1], g_rows, used, ROWS, W, &k);
+        adamw_update_rows(p[1], mo[1], v[1], g_rows, used, live, ROWS, W, &k);
+        for (int row = 0; row < ROWS; row++) {
+            n_dead += !live[row] && !used[row];
+            live[row] |= used[row];
+        }
     }
+    CHECK_MSG(n_dead > 0, "no row was updated through p alone");
     CHECK(!memcmp(p[0], p[1], sizeof p[0]) && !memcmp(mo[0], mo[1], sizeof mo[0]) && !memcmp(v[0], v[1], sizeof v[0]));
 }
 
@@ -164,7 +176,8 @@ int main(void) {
         return test_report("test_dispatch");
     }
     compare_elementwise();
-    compare_adamw_rows();
+    compare_adamw_rows(0.999f);
+    compare_adamw_rows(1.0f);
     compare_levels(SHARED_DIR "/fixtures/model/tiny");
     compare_levels(SHARED_DIR "/fixtures/model/small");
     return test_report("test_dispatch");

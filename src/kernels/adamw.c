@@ -27,14 +27,18 @@ void SIMD_NAME(adamw_update)(float *p, float *m, float *v, const float *grad, in
     }
 }
 
-void SIMD_NAME(adamw_update_rows)(float *p, float *m, float *v, const float *grad, const uint8_t *used, int64_t rows,
-                                  int64_t width, const adamw_coeffs *k) {
+void SIMD_NAME(adamw_update_rows)(float *p, float *m, float *v, const float *grad, const uint8_t *used,
+                                  const uint8_t *live, int64_t rows, int64_t width, const adamw_coeffs *k) {
+    float decay = k->decay_factor;
 #pragma omp parallel for schedule(static)
     for (int64_t r = 0; r < rows; r++) {
         int64_t at = r * width;
         if (used[r])
             adamw_run(p + at, m + at, v + at, grad + at, k, width);
-        else
+        else if (!live || live[r])
             adamw_run(p + at, m + at, v + at, NULL, k, width);
+        else if (decay != 1.0f)
+            for (int64_t i = at; i < at + width; i++)
+                p[i] *= decay;
     }
 }

@@ -16,8 +16,11 @@ typedef struct {
  *   p -= step_size * m / (sqrt(v) / bc2_sqrt + eps) */
 void adamw_update(float *p, float *m, float *v, const float *grad, int64_t n, const adamw_coeffs *k);
 /* The same over a (rows, width) table whose rows with used[r] == 0 have zero
- * gradients: those are not read (g = 0 gives the same bits). */
-void adamw_update_rows(float *p, float *m, float *v, const float *grad, const uint8_t *used, int64_t rows,
-                       int64_t width, const adamw_coeffs *k);
+ * gradients: those are not read (g = 0 gives the same bits). A row with
+ * live[r] == 0 (live NULL: every row is live) must have m = v = +0 throughout;
+ * if it is also unused, its moments stay +0 and its update is p *= decay_factor
+ * (the step adds -0), so only p is touched, and nothing when the factor is 1. */
+void adamw_update_rows(float *p, float *m, float *v, const float *grad, const uint8_t *used, const uint8_t *live,
+                       int64_t rows, int64_t width, const adamw_coeffs *k);
 
 #endif

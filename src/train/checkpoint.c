@@ -314,6 +314,7 @@ static nerc_status load_moments(trainer *t, const char *dir) {
         }
     }
     st_close(&f);
+    adamw_moments_changed(&t->opt);
     return st;
 }
 
@@ -391,6 +392,7 @@ nerc_status checkpoint_share_state(trainer *t) {
     NERC_TRY(dist_bcast(t->m->params_mem, n, 0));
     NERC_TRY(dist_bcast(t->opt.m, n, 0));
     NERC_TRY(dist_bcast(t->opt.v, n, 0));
+    adamw_moments_changed(&t->opt);
     NERC_TRY(dist_bcast(&t->last_checkpoint, sizeof t->last_checkpoint, 0));
     state_field f[N_STATE_FIELDS];
     int nf = state_fields(t, f);

@@ -26,7 +26,42 @@ nerc_status adamw_init(adamw_state *a, int64_t n_params) {
 void adamw_free(adamw_state *a) {
     free(a->m);
     free(a->v);
+    free(a->live);
     memset(a, 0, sizeof *a);
+}
+
+void adamw_moments_changed(adamw_state *a) { a->live_rows = 0; }
+
+static int any_bits(const float *x, int64_t n) {
+    uint32_t any = 0;
+    const uint32_t *u = (const uint32_t *)(const void *)x;
+    for (int64_t i = 0; i < n; i++)
+        any |= u[i];
+    return any != 0;
+}
+
+/* live[r] = row r of m or v has a bit set (-0 counts: only +0 is known inert). */
+static nerc_status find_live_rows(adamw_state *a, const grad_rows *gr) {
+    if (a->live_rows == gr->rows)
+        return NERC_OK;
+    uint8_t *live = realloc(a->live, (size_t)gr->rows);
+    if (!live)
+        return nerc_errorf(NERC_ERR_NOMEM, "cannot allocate AdamW's table of %lld live rows", (long long)gr->rows);
+    a->live = live;
+    const float *m = a->m + gr->offset, *v = a->v + gr->offset;
+#pragma omp parallel for schedule(static)
+    for (int64_t r = 0; r < gr->rows; r++)
+        live[r] = (uint8_t)(any_bits(m + r * gr->width, gr->width) || any_bits(v + r * gr->width, gr->width));
+    a->live_rows = gr->rows;
+    return NERC_OK;
+}
+
+nerc_status adamw_mark_live_rows(adamw_state *a, const grad_rows *gr, const int32_t *ids, int64_t n) {
+    NERC_TRY(find_live_rows(a, gr));
+    for (int64_t i = 0; i < n; i++)
+        if (ids[i] >= 0 && ids[i] < gr->rows)
+            a->live[ids[i]] = 1;
+    return NERC_OK;
 }
 
 grad_rows grad_rows_of(const struct nerc_state *s) {
@@ -53,10 +88,16 @@ void adamw_step(adamw_state *a, struct nerc_model *m, const float *grads, const 
         float wd = t->no_decay ? 0.0f : hp->weight_decay;
         k.decay_factor = (float)(1.0 - lr * (double)wd);
         float *p = m->params_mem + t->offset, *mm = a->m + t->offset, *v = a->v + t->offset;
-        if (is_row_table(t, gr))
-            adamw_update_rows(p, mm, v, grads + t->offset, gr->used, gr->rows, gr->width, &k);
-        else
+        if (is_row_table(t, gr)) {
+            const uint8_t *live = find_live_rows(a, gr) == NERC_OK ? a->live : NULL; /* NULL: every row */
+            adamw_update_rows(p, mm, v, grads + t->offset, gr->used, live, gr->rows, gr->width, &k);
+            for (int64_t r = 0; live && r < gr->rows; r++)
+                a->live[r] |= gr->used[r];
+        } else {
             adamw_update(p, mm, v, grads + t->offset, t->numel, &k);
+            if (!gr || t->offset == gr->offset)
+                adamw_moments_changed(a); /* the table (if it is this one) updated whole: any row may be live */
+        }
     }
 }
 

@@ -18,10 +18,18 @@ typedef struct {
     float *m, *v;  /* first and second moments, the parameter layout */
     int64_t n;
     int64_t step;  /* optimizer steps taken */
+    /* Rows of the word-embedding table whose moments may be nonzero (a row
+     * never used stays at m = v = 0: its update reads and writes only p).
+     * live_rows 0: not known; the next step by rows finds them from m and v. */
+    uint8_t *live;
+    int64_t live_rows;
 } adamw_state;
 
 nerc_status adamw_init(adamw_state *a, int64_t n_params);
 void adamw_free(adamw_state *a);
+/* m or v were written from outside (a checkpoint, another rank): the live rows
+ * are found again before the next step. */
+void adamw_moments_changed(adamw_state *a);
 
 /* Where the gradient buffer is sparse: the word-embedding table (rows x
  * width floats at offset) of which only the rows with used[r] != 0 can be
@@ -33,6 +41,10 @@ typedef struct {
 
 /* The state's record of the rows its backward passes wrote since zero_grad. */
 grad_rows grad_rows_of(const struct nerc_state *s);
+
+/* Marks the rows ids[0..n) of gr's table live (may hold nonzero moments), as
+ * they are once a run's data has used them: benchmarks time that steady state. */
+nerc_status adamw_mark_live_rows(adamw_state *a, const grad_rows *gr, const int32_t *ids, int64_t n);
 
 /* One step over every trainable tensor of `m` with gradients `grads`:
  *   p *= 1 - lr*wd  (wd = 0 for biases and LayerNorm weights)
