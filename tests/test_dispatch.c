@@ -102,6 +102,7 @@ static void compare_elementwise(void) {
     enum { N = 1037 };
     static float x[N], p[2][N], mo[2][N], v[2][N], g[N];
     static uint16_t h[2][N];
+    double sq[2][3];
     rng_state r;
     rng_seed(&r, 5);
     for (int i = 0; i < N; i++) {
@@ -114,6 +115,7 @@ static void compare_elementwise(void) {
     for (int l = 0; l < 2; l++) {
         simd_select(l == 0 ? CPU_ISA_AVX2 : CPU_ISA_AVX512);
         f32_to_bf16(h[l], x, N);
+        sq[l][0] = sum_squares_f32(g, N), sq[l][1] = sum_squares_f32(g + 3, 31), sq[l][2] = sum_squares_f32(g, 64);
         adamw_coeffs k = {0.5f, 0.999f, 0.9f, 0.999f, 1e-3f, 0.03f, 1e-8f};
         for (int step = 0; step < 3; step++)
             adamw_update(p[l], mo[l], v[l], g, N, &k);
@@ -121,6 +123,11 @@ static void compare_elementwise(void) {
     simd_select(cpu_isa());
     CHECK(!memcmp(h[0], h[1], sizeof h[0]));
     CHECK(!memcmp(p[0], p[1], sizeof p[0]) && !memcmp(v[0], v[1], sizeof v[0]));
+    CHECK(!memcmp(sq[0], sq[1], sizeof sq[0])); /* the gradient norm's sums */
+    double want = 0.0;
+    for (int i = 0; i < N; i++)
+        want += (double)g[i] * g[i];
+    CHECK_NEAR(sq[0][0], want, 1e-12 * want);
 }
 
 /* adamw_update_rows, which does not read the rows marked unused, gives the

@@ -42,3 +42,18 @@ void SIMD_NAME(adamw_update_rows)(float *p, float *m, float *v, const float *gra
                 p[i] *= decay;
     }
 }
+
+double SIMD_NAME(sum_squares_f32)(const float *x, int64_t n) {
+    enum { LANES = 32 };
+    double acc[LANES] = {0};
+    int64_t i = 0;
+    for (; i + LANES <= n; i += LANES)
+        for (int k = 0; k < LANES; k++)
+            acc[k] = __builtin_fma((double)x[i + k], (double)x[i + k], acc[k]);
+    double s = 0.0;
+    for (int k = 0; k < LANES; k++)
+        s += acc[k];
+    for (; i < n; i++)
+        s = __builtin_fma((double)x[i], (double)x[i], s);
+    return s;
+}

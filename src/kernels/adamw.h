@@ -23,4 +23,9 @@ void adamw_update(float *p, float *m, float *v, const float *grad, int64_t n, co
 void adamw_update_rows(float *p, float *m, float *v, const float *grad, const uint8_t *used, const uint8_t *live,
                        int64_t rows, int64_t width, const adamw_coeffs *k);
 
+/* sum x^2 in double over 32 interleaved partial sums (4 AVX-512 or 8 AVX2
+ * registers: FMA chains that keep up with memory), then the partials and the
+ * tail in order: the same bits at either ISA level. One thread. */
+double sum_squares_f32(const float *x, int64_t n);
+
 #endif

@@ -64,6 +64,7 @@
       (float *ctx, float *att, const float *qkv, const att_layout *lay, int64_t C, int64_t H),                         \
       (ctx, att, qkv, lay, C, H))                                                                                      \
     V(f32_to_bf16, (uint16_t *dst, const float *src, int64_t n), (dst, src, n))                                        \
+    R(double, sum_squares_f32, (const float *x, int64_t n), (x, n))                                                    \
     V(adamw_update, (float *p, float *m, float *v, const float *grad, int64_t n, const adamw_coeffs *k),               \
       (p, m, v, grad, n, k))                                                                                           \
     V(adamw_update_rows,                                                                                               \

@@ -7,7 +7,6 @@
 
 #include "core/error.h"
 #include "kernels/adamw.h"
-#include "kernels/rows.h"
 
 adamw_hparams adamw_defaults(void) { return (adamw_hparams){0.9f, 0.999f, 1e-8f, 0.0f}; }
 
@@ -110,11 +109,7 @@ static double sum_squares(const float *grads, int64_t n) {
 #pragma omp parallel for schedule(static)
     for (int ch = 0; ch < NORM_CHUNKS; ch++) {
         int64_t lo = ch * chunk, hi = lo + chunk < n ? lo + chunk : n;
-        const float *g = grads + lo;
-        double s = 0.0;
-        if (hi > lo)
-            ROW_SUM8(s, hi - lo, (double)g[i_] * g[i_]); /* 8 lanes: vectorised, the order still fixed */
-        part[ch] = s;
+        part[ch] = hi > lo ? sum_squares_f32(grads + lo, hi - lo) : 0.0;
     }
     double s = 0.0;
     for (int ch = 0; ch < NORM_CHUNKS; ch++)
@@ -134,10 +129,7 @@ static double sum_squares_rows(const float *table, const grad_rows *gr) {
         for (int64_t r = ch * per; r < r1; r++) {
             if (gr->used && !gr->used[r])
                 continue;
-            const float *g = table + r * gr->width;
-            double row = 0.0;
-            ROW_SUM8(row, gr->width, (double)g[i_] * g[i_]);
-            s += row;
+            s += sum_squares_f32(table + r * gr->width, gr->width);
         }
         part[ch] = s;
     }
