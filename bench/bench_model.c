@@ -109,6 +109,10 @@ static void print_training(const char *name, const timing *t) {
            name, t->step_s / t->n, t->tokens / t->step_s, t->gemm_s / t->n, 100 * t->gemm_s / t->step_s,
            100 * (1 - t->gemm_s / t->step_s), 100 * t->att_s / t->step_s,
            100 * (1 - (t->gemm_s + t->att_s) / t->step_s));
+    printf("  %s training step parts: forward %.1f ms, backward %.1f ms, gradient norm + AdamW %.1f ms; "
+           "outside GEMMs %.1f ms\n",
+           name, 1e3 * t->fwd_s / t->n, 1e3 * (t->fwdbwd_s - t->fwd_s) / t->n, 1e3 * (t->step_s - t->fwdbwd_s) / t->n,
+           1e3 * (t->step_s - t->gemm_s) / t->n);
 }
 
 static double time_inference(nerc_model *m, const nerc_dataset *dev, const nerc_sequences *enc, nerc_precision prec,

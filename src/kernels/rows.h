@@ -70,19 +70,20 @@ static inline float dropout_scale(float p, uint64_t seed, uint64_t stream, uint6
     return rng_hash_uniform(seed, stream, i) >= p ? 1.0f / (1.0f - p) : 0.0f;
 }
 
-/* sum_c f(c) in double over 8 interleaved partial sums (a vector register's
- * worth, so the compiler vectorises; the order is fixed, so are the bits). */
-#define ROW_SUM8(out, C, expr)                                                                                         \
+/* sum_c f(c) in double over 32 interleaved partial sums: 4 AVX-512 or 8 AVX2
+ * registers, independent add chains (one chain of 8 was bound by the add's
+ * latency); the order is fixed, so are the bits, at either ISA level. */
+#define ROW_SUM(out, C, expr)                                                                                          \
     do {                                                                                                               \
-        double acc_[8] = {0};                                                                                          \
+        double acc_[32] = {0};                                                                                         \
         int64_t c = 0;                                                                                                 \
-        for (; c + 8 <= (C); c += 8)                                                                                   \
-            for (int k_ = 0; k_ < 8; k_++) {                                                                           \
+        for (; c + 32 <= (C); c += 32)                                                                                 \
+            for (int k_ = 0; k_ < 32; k_++) {                                                                          \
                 int64_t i_ = c + k_;                                                                                   \
                 acc_[k_] += (expr);                                                                                    \
             }                                                                                                          \
         double s_ = 0.0;                                                                                               \
-        for (int k_ = 0; k_ < 8; k_++)                                                                                 \
+        for (int k_ = 0; k_ < 32; k_++)                                                                                \
             s_ += acc_[k_];                                                                                            \
         for (int64_t i_ = c; i_ < (C); i_++)                                                                           \
             s_ += (expr);                                                                                              \
@@ -93,9 +94,9 @@ static inline float dropout_scale(float p, uint64_t seed, uint64_t stream, uint6
 static inline void layernorm_row(float *restrict y, float *mean, float *rstd, const float *restrict x,
                                  const float *restrict w, const float *restrict b, int64_t C, float eps) {
     double m, v;
-    ROW_SUM8(m, C, (double)x[i_]);
+    ROW_SUM(m, C, (double)x[i_]);
     m /= (double)C;
-    ROW_SUM8(v, C, ((double)x[i_] - m) * ((double)x[i_] - m));
+    ROW_SUM(v, C, ((double)x[i_] - m) * ((double)x[i_] - m));
     v /= (double)C;
     float mf = (float)m, rs = (float)(1.0 / sqrt(v + (double)eps));
     for (int64_t c = 0; c < C; c++)
@@ -109,8 +110,8 @@ static inline void layernorm_row(float *restrict y, float *mean, float *rstd, co
 static inline void layernorm_row_backward(float *restrict dx, const float *restrict dy, const float *restrict x,
                                           const float *restrict w, float m, float rs, int64_t C, int accumulate) {
     double sum_g, sum_gx;
-    ROW_SUM8(sum_g, C, (double)dy[i_] * w[i_]);
-    ROW_SUM8(sum_gx, C, (double)dy[i_] * w[i_] * ((x[i_] - m) * rs));
+    ROW_SUM(sum_g, C, (double)dy[i_] * w[i_]);
+    ROW_SUM(sum_gx, C, (double)dy[i_] * w[i_] * ((x[i_] - m) * rs));
     float mg = (float)(sum_g / (double)C), mgx = (float)(sum_gx / (double)C);
     for (int64_t c = 0; c < C; c++) {
         float xhat = (x[c] - m) * rs;
