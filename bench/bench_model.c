@@ -5,7 +5,7 @@
  * bf16) bf16 mixed precision, the time inside GEMMs and the non-GEMM share of
  * a step, real tokens/s, GFLOP/s, peak RSS, the extrapolated time of 3
  * epochs, and dev inference sentences/s at fp32 / bf16 / int8. Prints the CPU.
- *   usage: bench_model [STEPS=20] [THREADS=0] [MODE=all|train|fp32|bf16|int8|order] [CONFIG.json]
+ *   usage: bench_model [STEPS=20] [THREADS=0 (all)] [MODE=all|train|fp32|bf16|int8|order] [CONFIG.json]
  * (MODE: only the training runs, only dev inference at one precision, or only
  * fp32 dev inference over unsorted batches in file order:
  * bench/compare.sh measures each one's peak RSS in its own process.)
@@ -166,11 +166,30 @@ static double time_inference_in_order(nerc_model *m, const nerc_sequences *enc) 
     return dt;
 }
 
+static const char *const usage =
+    "usage: bench_model [STEPS=20] [THREADS=0 (all)] [MODE=all|train|fp32|bf16|int8|order] [CONFIG.json]\n";
+
+/* A whole decimal number in [lo, hi], or -1. */
+static int parse_count(const char *s, int lo, int hi) {
+    char *end;
+    long v = strtol(s, &end, 10);
+    return *s && !*end && v >= lo && v <= hi ? (int)v : -1;
+}
+
 int main(int argc, char **argv) {
-    int steps = argc > 1 ? atoi(argv[1]) : 20;
+    int steps = argc > 1 ? parse_count(argv[1], 1, 100000) : 20;
+    int threads = argc > 2 ? parse_count(argv[2], 0, 4096) : 0;
     const char *mode = argc > 3 ? argv[3] : "all";
+    const char *const modes[] = {"all", "train", "fp32", "bf16", "int8", "order"};
+    int mode_ok = 0;
+    for (size_t i = 0; i < sizeof modes / sizeof *modes; i++)
+        mode_ok |= !strcmp(mode, modes[i]);
+    if (steps < 0 || threads < 0 || !mode_ok || argc > 5) {
+        fputs(usage, stderr);
+        return 2;
+    }
     int do_train = !strcmp(mode, "all") || !strcmp(mode, "train");
-    nerc_set_threads(argc > 2 ? atoi(argv[2]) : 0);
+    nerc_set_threads(threads);
     nerc_model *m = NULL;
     nerc_tokenizer *tok = NULL;
     nerc_label_set labels;
