@@ -5,7 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/mem.h"
 #include "core/rng.h"
 #include "kernels/gemm.h"
 #include "kernels/ops.h"
@@ -440,23 +439,8 @@ static void test_vmath(void) {
     printf("  %-28s exp rel err %.2e, erf abs err %.2e\n", "vm_expf / vm_erff", worst_exp, worst_erf);
 }
 
-/* Parameter-sized buffers: zeroed (the whole rounded-up size is theirs),
- * huge-page aligned, no buffer for a size that is not one. */
-static void test_mem_alloc(void) {
-    int64_t n = 1000003; /* not a multiple of a page */
-    float *x = mem_alloc_floats(n);
-    CHECK(x != NULL && ((uintptr_t)x & ((2u << 20) - 1)) == 0);
-    int64_t nonzero = 0;
-    for (int64_t i = 0; x && i < n; i++)
-        nonzero += x[i] != 0.0f;
-    CHECK(nonzero == 0);
-    free(x);
-    CHECK(mem_alloc_floats(0) == NULL && mem_alloc_floats(-1) == NULL && mem_alloc_floats(INT64_MAX) == NULL);
-}
-
 int main(void) {
     rng_seed(&rng, 1234);
-    test_mem_alloc();
     test_vmath();
     test_gemm();
     test_linear();

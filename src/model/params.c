@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/mem.h"
 #include "core/error.h"
 #include "core/rng.h"
 #include "model/encoder.h"
@@ -203,7 +202,7 @@ nerc_status encoder_layout(struct nerc_model *m) {
     m->n_params = 0;
     for (int cat = 0; cat < P_COUNT; cat++)
         m->n_params += category_numel(&m->cfg, (param_category)cat);
-    m->params_mem = mem_alloc_floats(m->n_params);
+    m->params_mem = calloc((size_t)m->n_params, sizeof(float));
     if (!m->params_mem)
         return nerc_errorf(NERC_ERR_NOMEM, "cannot allocate %lld parameters", (long long)m->n_params);
     encoder_views(m, m->params_mem, &m->p);

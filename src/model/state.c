@@ -4,7 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/mem.h"
 #include "core/error.h"
 #include "kernels/convert.h"
 #include "model/encoder.h"
@@ -79,7 +78,7 @@ nerc_status nerc_state_init(nerc_state **out, const nerc_model *m, int32_t max_s
     if (st == NERC_OK)
         st = state_alloc_acts(s);
     if (st == NERC_OK && s->training) {
-        s->grad_mem = mem_alloc_floats(m->n_params);
+        s->grad_mem = calloc((size_t)m->n_params, sizeof(float));
         s->word_row_used = calloc((size_t)m->cfg.vocab_size, 1);
         s->word_rows = calloc((size_t)m->cfg.vocab_size, sizeof *s->word_rows);
         if (!s->grad_mem || !s->word_row_used || !s->word_rows)
