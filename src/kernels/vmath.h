@@ -1,9 +1,10 @@
 /* Branch-free float32 exp and erf that compilers vectorise (libm's expf/erff
  * are scalar calls). The polynomials are written as fused multiply-adds
  * (__builtin_fmaf: one rounding, the same bits at every ISA level, as all
- * have FMA; GELU forward 1.2x, backward 1.25x faster than separate ops). Accuracy, checked over the whole float range in
- * tests/test_kernels.c: exp within 2e-7 relative of exp((double)x); erf within
- * 5e-7 absolute of erf((double)x) (a rational minimax fit on [-4, 4]; erf is
+ * have FMA; GELU forward 1.2x, backward 1.25x faster than separate ops).
+ * Accuracy, checked over the whole float range in tests/test_kernels.c: exp
+ * within 2e-7 relative of exp((double)x); erf within 5e-7 absolute of
+ * erf((double)x) (a rational minimax fit on [-4, 4]; erf is
  * +-1 in float beyond). */
 #ifndef NERC_KERNELS_VMATH_H
 #define NERC_KERNELS_VMATH_H

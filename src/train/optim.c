@@ -33,9 +33,11 @@ void adamw_moments_changed(adamw_state *a) { a->live_rows = 0; }
 
 static int any_bits(const float *x, int64_t n) {
     uint32_t any = 0;
-    const uint32_t *u = (const uint32_t *)(const void *)x;
-    for (int64_t i = 0; i < n; i++)
-        any |= u[i];
+    for (int64_t i = 0; i < n; i++) {
+        uint32_t u;
+        memcpy(&u, &x[i], sizeof u);
+        any |= u;
+    }
     return any != 0;
 }
 
