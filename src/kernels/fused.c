@@ -1,5 +1,6 @@
 /* Fused elementwise passes (fused.h), compiled once per ISA level
- * (kernels/simd.h). Each row is read once and written once. */
+ * (kernels/simd.h). Each row is read once and written once, but for the
+ * column sums of the parameter gradients, a second pass over the rows. */
 #include "kernels/fused.h"
 
 #include <omp.h>

@@ -30,8 +30,9 @@ void layernorm_dropout_backward(float *dy, float *dresid, float *dweight, float 
                                 const float *res, const float *weight, const float *mean, const float *rstd, int64_t N,
                                 int64_t C, float p, uint64_t seed, uint64_t stream);
 
-/* dpre(N,F) = f'(pre) * dact (=); dbias(F) += sum_n dpre (fp32 partial sums
- * over fixed row blocks, added in order: the same bits at any thread count). */
+/* dpre(N,F) = f'(pre) * dact (=); then dbias(F) += sum_n dpre, summed as
+ * linear_backward sums a bias gradient (double, rows in order over column
+ * blocks: the same bits at any thread count). */
 void act_bias_backward(float *dpre, float *dbias, const float *dact, const float *pre, int64_t N, int64_t F,
                        act_kind kind);
 

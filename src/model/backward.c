@@ -39,7 +39,7 @@ static nerc_status block_backward(struct nerc_state *s, int64_t l, const float *
                                s->ln2_rstd + l * R, N, C, 0.0f, 0, 0);
     encoder_dropout(s, s->d_res, C, s->dropout_p, STREAM_FFN(l));
     NERC_TRY(linear_grad(s, s->d_act, WRITE_DINP, W(LIN_FC2), G(LIN_FC2), s->d_res, act));
-    /* act = activation(fc1 + b1), with fc1's bias gradient in the same pass; fc1 = h1 W1^T */
+    /* act = activation(fc1 + b1), with fc1's bias gradient in the same call; fc1 = h1 W1^T */
     linear_ref g1 = G(LIN_FC1);
     act_bias_backward(s->d_fc1, g1.b, s->d_act, fc1, N, F, encoder_act_kind(c));
     g1.b = NULL;
