@@ -150,9 +150,9 @@ static inline int64_t att_drop_base(const att_layout *lay, int64_t b) {
 }
 
 /* One (sequence, head) and its slices: rows r0.. of qkv / ctx, probabilities
- * (Tq, Tk) at att (and the same place in the scratch), dropout key. */
+ * (Tq, Tk) at att + at (and the same place in the scratch), dropout key. */
 typedef struct {
-    int64_t r0, Tq, Tk, C, D, h;
+    int64_t r0, Tq, Tk, C, D, h, at;
     float drop_p;
     uint64_t seed, stream;
     int64_t drop_base; /* mask index of this head's element (0, 0) */
@@ -162,8 +162,8 @@ static head_view head_at(const att_layout *lay, int64_t bh, int64_t C, int64_t H
                          uint64_t stream) {
     int64_t b = bh / H, h = bh % H;
     int64_t r0 = lay->seq_offsets[b], Tq = lay->seq_offsets[b + 1] - r0, Tk = lay->seq_keys[b];
-    return (head_view){r0, Tq, Tk, C, C / H, h, drop_p, att_drop_seed(lay, b, seed), stream,
-                       att_drop_base(lay, b) + h * Tq * Tk};
+    return (head_view){r0, Tq, Tk, C, C / H, h, lay->att_offsets[b] + h * Tq * Tk, drop_p, att_drop_seed(lay, b, seed),
+                       stream, att_drop_base(lay, b) + h * Tq * Tk};
 }
 
 /* p(Tq, Tk) *= keep / (1 - p): the attention-probability dropout mask. */
@@ -210,8 +210,7 @@ void SIMD_NAME(attention_forward)(float *ctx, float *att, float *scratch, const 
 #pragma omp parallel for schedule(dynamic, 1)
     for (int64_t bh = 0; bh < (int64_t)lay->n_seqs * H; bh++) {
         head_view v = head_at(lay, bh, C, H, drop_p, seed, stream);
-        int64_t at = lay->att_offsets[bh / H] + v.h * v.Tq * v.Tk;
-        attention_head_forward(ctx, att + at, scratch ? scratch + at : NULL, qkv, &v);
+        attention_head_forward(ctx, att + v.at, scratch ? scratch + v.at : NULL, qkv, &v);
     }
 }
 
@@ -258,8 +257,7 @@ void SIMD_NAME(attention_backward)(float *dqkv, float *datt, const float *dctx, 
 #pragma omp parallel for schedule(dynamic, 1)
     for (int64_t bh = 0; bh < (int64_t)lay->n_seqs * H; bh++) {
         head_view v = head_at(lay, bh, C, H, drop_p, seed, stream);
-        int64_t at = lay->att_offsets[bh / H] + v.h * v.Tq * v.Tk;
-        attention_head_backward(dqkv, datt + at, dctx, qkv, att + at, &v);
+        attention_head_backward(dqkv, datt + v.at, dctx, qkv, att + v.at, &v);
     }
 }
 
