@@ -72,21 +72,41 @@ void gemm_f32_ref(int transa, int transb, int64_t M, int64_t N, int64_t K, float
 static dnnl_primitive_t bf16_prims[2][2][2];
 static pthread_mutex_t bf16_lock = PTHREAD_MUTEX_INITIALIZER;
 
+/* On AMX, oneDNN 2.x runs a matmul whose dimensions come at run time on its
+ * gemm:jit kernels; given fixed dimensions it builds brgemm on AMX tiles, which
+ * computes the weight gradients (dweight = dout^T inp: M, N the layer's sizes,
+ * K the batch's tokens, a few hundred) ~1.5x faster (forward and input-gradient
+ * products: no gain). Those are built per shape on first use (~1 ms) and kept;
+ * callers round K up to gemm_bf16_k_align() with zero rows, so that a training
+ * run sees a few dozen shapes. */
+enum { BF16_FIXED_MAX = 256, BF16_K_ALIGN_AMX = 64 };
+typedef struct {
+    int tb, acc;
+    int64_t M, N, K;
+    dnnl_primitive_t prim;
+} bf16_fixed;
+static bf16_fixed bf16_fixed_prims[BF16_FIXED_MAX];
+static int n_bf16_fixed;
+
+int64_t gemm_bf16_k_align(void) { return cpu_amx_bf16() ? BF16_K_ALIGN_AMX : 1; }
+
+
 static nerc_status bf16_desc(dnnl_memory_desc_t *md, int64_t rows, int64_t cols, int trans, dnnl_data_type_t dt) {
     dnnl_dims_t d = {rows, cols};
     DNNL_TRY(dnnl_memory_desc_init_by_tag(md, 2, d, dt, trans ? dnnl_ba : dnnl_ab), "gemm_bf16 desc");
     return NERC_OK;
 }
 
-static nerc_status bf16_make(int ta, int tb, int acc, dnnl_primitive_t *out) {
+/* The matmul primitive for op(A)(M,K) op(B)(K,N) (+ C when acc); any of M, N, K
+ * may be DNNL_RUNTIME_DIM_VAL. */
+static nerc_status bf16_make(int ta, int tb, int acc, int64_t M, int64_t N, int64_t K, dnnl_primitive_t *out) {
     dnnl_engine_t engine;
     dnnl_stream_t stream;
     NERC_TRY(onednn_engine(&engine, &stream));
-    const int64_t R = DNNL_RUNTIME_DIM_VAL;
     dnnl_memory_desc_t a, b, c;
-    NERC_TRY(bf16_desc(&a, R, R, ta, dnnl_bf16));
-    NERC_TRY(bf16_desc(&b, R, R, tb, dnnl_bf16));
-    NERC_TRY(bf16_desc(&c, R, R, 0, dnnl_f32));
+    NERC_TRY(bf16_desc(&a, M, K, ta, dnnl_bf16));
+    NERC_TRY(bf16_desc(&b, K, N, tb, dnnl_bf16));
+    NERC_TRY(bf16_desc(&c, M, N, 0, dnnl_f32));
     dnnl_matmul_desc_t md;
     DNNL_TRY(dnnl_matmul_desc_init(&md, &a, &b, NULL, &c), "gemm_bf16 matmul desc");
     dnnl_primitive_attr_t attr = NULL;
@@ -115,6 +135,39 @@ static nerc_status bf16_make(int ta, int tb, int acc, dnnl_primitive_t *out) {
                                            ta, tb, (int)s);
 }
 
+/* A kept fixed-shape primitive (weight gradients on AMX), built on first use;
+ * NULL when none applies or the table is full. Called under bf16_lock. */
+static nerc_status bf16_fixed_primitive(int tb, int acc, int64_t M, int64_t N, int64_t K, dnnl_primitive_t *prim) {
+    for (int i = 0; i < n_bf16_fixed; i++) {
+        const bf16_fixed *f = &bf16_fixed_prims[i];
+        if (f->tb == tb && f->acc == acc && f->M == M && f->N == N && f->K == K) {
+            *prim = f->prim;
+            return NERC_OK;
+        }
+    }
+    if (n_bf16_fixed == BF16_FIXED_MAX)
+        return NERC_OK;
+    NERC_TRY(bf16_make(1, tb, acc, M, N, K, prim));
+    bf16_fixed_prims[n_bf16_fixed++] = (bf16_fixed){.tb = tb, .acc = acc, .M = M, .N = N, .K = K, .prim = *prim};
+    return NERC_OK;
+}
+
+static nerc_status bf16_primitive(int ta, int tb, int acc, int64_t M, int64_t N, int64_t K, dnnl_primitive_t *prim) {
+    const int64_t R = DNNL_RUNTIME_DIM_VAL;
+    pthread_mutex_lock(&bf16_lock);
+    nerc_status st = NERC_OK;
+    *prim = NULL;
+    if (ta && cpu_amx_bf16())
+        st = bf16_fixed_primitive(tb, acc, M, N, K, prim);
+    if (st == NERC_OK && !*prim) {
+        if (!bf16_prims[ta][tb][acc])
+            st = bf16_make(ta, tb, acc, R, R, R, &bf16_prims[ta][tb][acc]);
+        *prim = bf16_prims[ta][tb][acc];
+    }
+    pthread_mutex_unlock(&bf16_lock);
+    return st;
+}
+
 nerc_status gemm_bf16(int transa, int transb, int64_t M, int64_t N, int64_t K, const uint16_t *A, const uint16_t *B,
                       float beta, float *C) {
     if (M <= 0 || N <= 0)
@@ -126,13 +179,8 @@ nerc_status gemm_bf16(int transa, int transb, int64_t M, int64_t N, int64_t K, c
                 C[i] = 0.0f;
         return NERC_OK;
     }
-    pthread_mutex_lock(&bf16_lock);
-    nerc_status st = NERC_OK;
-    if (!bf16_prims[transa][transb][acc])
-        st = bf16_make(transa, transb, acc, &bf16_prims[transa][transb][acc]);
-    dnnl_primitive_t prim = bf16_prims[transa][transb][acc];
-    pthread_mutex_unlock(&bf16_lock);
-    NERC_TRY(st);
+    dnnl_primitive_t prim = NULL;
+    NERC_TRY(bf16_primitive(transa, transb, acc, M, N, K, &prim));
     dnnl_engine_t engine;
     dnnl_stream_t stream;
     NERC_TRY(onednn_engine(&engine, &stream));

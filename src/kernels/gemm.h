@@ -16,10 +16,16 @@ void gemm_f32(int transa, int transb, int64_t M, int64_t N, int64_t K, float alp
  * accumulation: torch.autocast's matmul. alpha is 1; beta is 0 or 1
  * (accumulate). Leading dimensions are the dense ones (lda = K, or M when
  * transposed; ldb likewise; ldc = N). oneDNN matmul with every dimension given
- * at run time: one primitive per (transa, transb, beta), built on first use.
- * Needs native bf16 (nerc_precision_check). */
+ * at run time: one primitive per (transa, transb, beta), built on first use;
+ * on AMX, transposed-A products (weight gradients) get a primitive per shape
+ * (brgemm on AMX tiles), see gemm_bf16_k_align. Needs native bf16
+ * (nerc_precision_check). */
 nerc_status gemm_bf16(int transa, int transb, int64_t M, int64_t N, int64_t K, const uint16_t *A, const uint16_t *B,
                       float beta, float *C);
+/* What a caller of gemm_bf16(1, ...) rounds K up to with zero rows of A and B
+ * (the same product) to keep the number of per-shape primitives small: 64 on
+ * AMX, else 1. */
+int64_t gemm_bf16_k_align(void);
 
 /* Benchmarks (bench/): wall seconds spent inside the GEMMs (gemm_f32,
  * gemm_bf16 and the packed bf16/int8 matmuls) since the last reset, counted

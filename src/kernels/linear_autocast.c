@@ -8,6 +8,11 @@
 #include "kernels/gemm.h"
 #include "kernels/ops.h"
 
+int64_t linear_autocast_rows(int64_t N) {
+    int64_t align = gemm_bf16_k_align();
+    return (N + align - 1) / align * align;
+}
+
 nerc_status linear_autocast_forward(float *out, const float *inp, const uint16_t *w16, const float *bias,
                                     uint16_t *in16, int64_t N, int64_t IC, int64_t OC) {
     if (bias) {
@@ -25,9 +30,12 @@ nerc_status linear_autocast_backward(float *dinp, float *dweight, float *dbias, 
     f32_to_bf16(out16, dout, N * OC);
     if (dinp)
         NERC_TRY(gemm_bf16(0, 0, N, IC, OC, out16, w16, dinp_beta, dinp));
-    if (dweight) {
+    if (dweight) { /* the token dimension rounded up with zero rows: the same sums, fewer primitive shapes */
+        int64_t K = linear_autocast_rows(N);
         f32_to_bf16(in16, inp, N * IC);
-        NERC_TRY(gemm_bf16(1, 0, OC, IC, N, out16, in16, dweight_beta, dweight));
+        memset(in16 + N * IC, 0, (size_t)((K - N) * IC) * sizeof *in16);
+        memset(out16 + N * OC, 0, (size_t)((K - N) * OC) * sizeof *out16);
+        NERC_TRY(gemm_bf16(1, 0, OC, IC, K, out16, in16, dweight_beta, dweight));
     }
     if (dbias) /* the fp32 reduction of linear_backward */
         linear_backward(NULL, NULL, dbias, dout, NULL, NULL, N, IC, OC, 1.0f, 1.0f);

@@ -10,6 +10,10 @@
 
 #include "nerc/common.h"
 
+/* The rows of the backward pass's scratch for N rows: N rounded up to what
+ * the weight-gradient product takes (gemm_bf16_k_align). */
+int64_t linear_autocast_rows(int64_t N);
+
 /* out(N,OC) = bf16(inp)(N,IC) @ w16(OC,IC)^T + bias(OC) (bias may be NULL).
  * in16: scratch of N*IC bf16 values. */
 nerc_status linear_autocast_forward(float *out, const float *inp, const uint16_t *w16, const float *bias,
@@ -17,7 +21,8 @@ nerc_status linear_autocast_forward(float *out, const float *inp, const uint16_t
 /* dinp(N,IC) = bf16(dout) @ w16 + dinp_beta * dinp;  dweight(OC,IC) =
  * bf16(dout)^T @ bf16(inp) + dweight_beta * dweight (betas 1 or 0, as
  * linear_backward); dbias(OC) += sum_n dout (fp32). Any output may be NULL.
- * Scratch: in16 of N*IC and out16 of N*OC bf16 values. */
+ * Scratch: in16 of linear_autocast_rows(N)*IC and out16 of
+ * linear_autocast_rows(N)*OC bf16 values (the rows past N are zeroed). */
 nerc_status linear_autocast_backward(float *dinp, float *dweight, float *dbias, const float *dout, const float *inp,
                                      const uint16_t *w16, uint16_t *in16, uint16_t *out16, int64_t N, int64_t IC,
                                      int64_t OC, float dinp_beta, float dweight_beta);

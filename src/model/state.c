@@ -164,12 +164,13 @@ static nerc_status make_autocast(struct nerc_state *s) {
         widest = r.IC > widest ? r.IC : widest;
         widest = r.OC > widest ? r.OC : widest;
     }
+    int64_t rows = linear_autocast_rows(s->max_rows);
     s->w16 = malloc((size_t)total * sizeof *s->w16);
-    s->in16 = malloc((size_t)(s->max_rows * widest) * sizeof *s->in16);
-    s->out16 = malloc((size_t)(s->max_rows * widest) * sizeof *s->out16);
+    s->in16 = malloc((size_t)(rows * widest) * sizeof *s->in16);
+    s->out16 = malloc((size_t)(rows * widest) * sizeof *s->out16);
     if (!s->w16 || !s->in16 || !s->out16)
         return nerc_errorf(NERC_ERR_NOMEM, "cannot allocate bf16 weights and scratch (%.1f MiB)",
-                           (double)(total + 2 * s->max_rows * widest) * 2.0 / 1048576.0);
+                           (double)(total + 2 * rows * widest) * 2.0 / 1048576.0);
     return NERC_OK;
 }
 
