@@ -7,6 +7,8 @@
 #include <string.h>
 
 #include "core/rng.h"
+#include "kernels/convert.h"
+#include "kernels/linear_bf16.h"
 #include "nerc.h"
 #include "test.h"
 
@@ -68,6 +70,52 @@ static void check_model(const char *dir) {
     nerc_model_free(m);
 }
 
+static float bf16_value(float x) {
+    uint16_t h;
+    f32_to_bf16(&h, &x, 1);
+    uint32_t u = (uint32_t)h << 16;
+    float y;
+    memcpy(&y, &u, sizeof y);
+    return y;
+}
+
+/* One bf16 linear layer of N rows against a double sum over the same bf16
+ * operands: only the fp32 accumulation rounds (bound IC * 2^-23 of the sum of
+ * |terms|). N around 64 on both sides: on AMX the rows run as a multiple of 64
+ * and a tail, each through its own primitive. */
+static void test_linear(int64_t N, int64_t IC, int64_t OC) {
+    rng_state r;
+    rng_seed(&r, (uint64_t)(N * 1000 + IC));
+    float *x = malloc((size_t)(N * IC) * sizeof *x), *w = malloc((size_t)(OC * IC) * sizeof *w);
+    float *b = malloc((size_t)OC * sizeof *b), *out = malloc((size_t)(N * OC) * sizeof *out);
+    uint16_t *scratch = malloc((size_t)(N * IC) * sizeof *scratch);
+    for (int64_t i = 0; i < N * IC; i++)
+        x[i] = (float)rng_normal(&r);
+    for (int64_t i = 0; i < OC * IC; i++)
+        w[i] = 0.05f * (float)rng_normal(&r);
+    for (int64_t o = 0; o < OC; o++)
+        b[o] = 0.1f * (float)rng_normal(&r);
+    linear_bf16 *l = NULL;
+    CHECK_OK(linear_bf16_create(&l, w, b, IC, OC));
+    CHECK_OK(l ? linear_bf16_forward(l, out, x, scratch, N) : NERC_OK);
+    double worst = 0.0;
+    for (int64_t n = 0; l && n < N; n++)
+        for (int64_t o = 0; o < OC; o++) {
+            double exact = b[o], mag = fabs(b[o]);
+            for (int64_t k = 0; k < IC; k++) {
+                double t = (double)bf16_value(x[n * IC + k]) * bf16_value(w[o * IC + k]);
+                exact += t, mag += fabs(t);
+            }
+            worst = fmax(worst, fabs(out[n * OC + o] - exact) / (mag * (double)IC * 0x1p-23 + 1e-30));
+        }
+    CHECK_MSG(l && worst <= 1.0, "bf16 linear %lld x %lld -> %lld: %.3g of the fp32 accumulation bound",
+              (long long)N, (long long)IC, (long long)OC, worst);
+    printf("  bf16 linear %4lld x %4lld -> %4lld: %.2f of the fp32 accumulation bound\n", (long long)N, (long long)IC,
+           (long long)OC, worst);
+    linear_bf16_free(l);
+    free(x), free(w), free(b), free(out), free(scratch);
+}
+
 /* No AVX512_BF16 / AMX-BF16 at the level in use: a one-line refusal, no crash. */
 static void check_refusal(void) {
     nerc_model *m = NULL;
@@ -89,6 +137,11 @@ int main(void) {
         check_refusal();
         return test_report("test_bf16");
     }
+    test_linear(1, 5, 3);
+    test_linear(63, 96, 32);
+    test_linear(64, 32, 96);
+    test_linear(130, 257, 769);
+    test_linear(333, 768, 64);
     check_model(SHARED_DIR "/fixtures/model/tiny");
     check_model(SHARED_DIR "/fixtures/model/small");
     return test_report("test_bf16");

@@ -157,7 +157,9 @@ int main(void) {
     test_linear(1, 5, 3);
     test_linear(7, 33, 17);
     test_linear(61, 768, 64);
+    test_linear(64, 96, 32);
     test_linear(130, 257, 769);
+    test_linear(333, 768, 64);
     test_model(SHARED_DIR "/fixtures/model/tiny");
     test_model(SHARED_DIR "/fixtures/model/small");
     return test_report("test_int8");

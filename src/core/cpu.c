@@ -137,11 +137,13 @@ int cpu_int8_vnni(void) {
     return cpu_isa() == CPU_ISA_AVX512 && (f->avx512_vnni || f->amx_int8);
 }
 
-int cpu_amx_bf16(void) {
+static int dnnl_runs_amx(void) {
     const unsigned amx = (unsigned)dnnl_cpu_isa_avx512_core_amx; /* ISA values are nested bit masks */
-    return cpu_isa() == CPU_ISA_AVX512 && cpu_features_get()->amx_bf16 &&
-           ((unsigned)dnnl_get_effective_cpu_isa() & amx) == amx;
+    return cpu_isa() == CPU_ISA_AVX512 && ((unsigned)dnnl_get_effective_cpu_isa() & amx) == amx;
 }
+
+int cpu_amx_bf16(void) { return cpu_features_get()->amx_bf16 && dnnl_runs_amx(); }
+int cpu_amx_int8(void) { return cpu_features_get()->amx_int8 && dnnl_runs_amx(); }
 
 static const char *dnnl_isa_name(dnnl_cpu_isa_t isa) {
     switch (isa) {

@@ -36,7 +36,8 @@ int cpu_bf16_native(void);
  * full u8 activation range is safe; without VNNI the u8*s8 pair sums of
  * vpmaddubsw saturate int16, so activations keep 7 bits (as fbgemm's reduce_range). */
 int cpu_int8_vnni(void);
-/* AMX tiles for bf16 at the level in use, and oneDNN running at its AMX ISA. */
+/* AMX tiles for bf16 / int8 at the level in use, and oneDNN running at its AMX ISA. */
 int cpu_amx_bf16(void);
+int cpu_amx_int8(void);
 
 #endif

@@ -62,25 +62,93 @@ static nerc_status pack_weights(onednn_matmul *mm, const dnnl_memory_desc_t *pac
     return s == dnnl_success ? NERC_OK : nerc_errorf(NERC_ERR_INTERNAL, "oneDNN: weight packing failed (%d)", (int)s);
 }
 
-static nerc_status make_primitive(onednn_matmul *mm, dnnl_data_type_t wei_dt, const void *w) {
+/* The matmul's primitive descriptor for M rows (DNNL_RUNTIME_DIM_VAL: any),
+ * over weights in the layout `packed` (NULL: the one it prefers). */
+static nerc_status matmul_pd(const onednn_matmul *mm, int64_t M, const dnnl_memory_desc_t *packed,
+                             dnnl_primitive_desc_t *pd) {
     dnnl_memory_desc_t src, wei, dst, bias;
-    dnnl_dims_t sd = {DNNL_RUNTIME_DIM_VAL, mm->IC}, wd = {mm->IC, mm->OC}, dd = {DNNL_RUNTIME_DIM_VAL, mm->OC},
-                bd = {1, mm->OC};
+    dnnl_dims_t sd = {M, mm->IC}, wd = {mm->IC, mm->OC}, dd = {M, mm->OC}, bd = {1, mm->OC};
     DNNL_TRY(dnnl_memory_desc_init_by_tag(&src, 2, sd, mm->src_dt, dnnl_ab), "src desc");
-    DNNL_TRY(dnnl_memory_desc_init_by_tag(&wei, 2, wd, wei_dt, dnnl_format_tag_any), "weights desc");
+    DNNL_TRY(dnnl_memory_desc_init_by_tag(&wei, 2, wd, mm->wei_dt, dnnl_format_tag_any), "weights desc");
+    if (packed)
+        wei = *packed;
     DNNL_TRY(dnnl_memory_desc_init_by_tag(&dst, 2, dd, mm->dst_dt, dnnl_ab), "dst desc");
     DNNL_TRY(dnnl_memory_desc_init_by_tag(&bias, 2, bd, dnnl_f32, dnnl_ab), "bias desc");
     dnnl_matmul_desc_t md;
     DNNL_TRY(dnnl_matmul_desc_init(&md, &src, &wei, mm->bias_copy ? &bias : NULL, &dst), "matmul desc");
+    DNNL_TRY(dnnl_primitive_desc_create(pd, &md, NULL, engine, NULL), "matmul primitive desc");
+    return NERC_OK;
+}
+
+/* On AMX, oneDNN 2.x serves a matmul whose M comes at run time with its
+ * gemm:jit kernels; with M fixed it builds brgemm on AMX tiles (bf16 and int8).
+ * There a matmul keeps no runtime-M primitive: its weights are packed once in
+ * the brgemm layout preferred at M = FIXED_M_STEP (every M takes it) and M
+ * rows run as the first M - M % FIXED_M_STEP rows and the last M % FIXED_M_STEP,
+ * each through a primitive of that shape, built on first use and kept in one
+ * table for every layer of the same sizes (a primitive holds no weights). */
+enum { FIXED_M_STEP = 64, FIXED_MAX = 512 };
+typedef struct {
+    dnnl_data_type_t src_dt, dst_dt;
+    int64_t IC, OC, M;
+    int bias;
+    dnnl_primitive_t prim;
+} fixed_m_primitive;
+static fixed_m_primitive fixed_table[FIXED_MAX];
+static int n_fixed;
+static pthread_mutex_t fixed_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int wants_fixed_m(dnnl_data_type_t src_dt) { return src_dt == dnnl_bf16 ? cpu_amx_bf16() : cpu_amx_int8(); }
+
+static nerc_status make_primitive(onednn_matmul *mm, const void *w) {
+    mm->fixed_m = wants_fixed_m(mm->src_dt);
     dnnl_primitive_desc_t pd;
-    DNNL_TRY(dnnl_primitive_desc_create(&pd, &md, NULL, engine, NULL), "matmul primitive desc");
-    const dnnl_memory_desc_t *packed = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
-    nerc_status st = pack_weights(mm, packed, wei_dt, w);
-    if (st == NERC_OK && dnnl_primitive_create(&mm->prim, pd) != dnnl_success)
+    NERC_TRY(matmul_pd(mm, mm->fixed_m ? FIXED_M_STEP : DNNL_RUNTIME_DIM_VAL, NULL, &pd));
+    mm->packed_md = *dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
+    nerc_status st = pack_weights(mm, &mm->packed_md, mm->wei_dt, w);
+    if (st == NERC_OK && !mm->fixed_m && dnnl_primitive_create(&mm->prim, pd) != dnnl_success)
         st = nerc_errorf(NERC_ERR_INTERNAL, "oneDNN: matmul primitive creation failed");
-    if (st == NERC_OK && mm->bias_copy && dnnl_memory_create(&mm->bias, &bias, engine, mm->bias_copy) != dnnl_success)
+    dnnl_dims_t bd = {1, mm->OC};
+    dnnl_memory_desc_t bias;
+    if (st == NERC_OK && mm->bias_copy &&
+        (dnnl_memory_desc_init_by_tag(&bias, 2, bd, dnnl_f32, dnnl_ab) != dnnl_success ||
+         dnnl_memory_create(&mm->bias, &bias, engine, mm->bias_copy) != dnnl_success))
         st = nerc_errorf(NERC_ERR_INTERNAL, "oneDNN: bias memory creation failed");
     dnnl_primitive_desc_destroy(pd);
+    return st;
+}
+
+/* The kept primitive for M rows of mm's shape (fixed_m matmuls). */
+static nerc_status fixed_m_lookup(const onednn_matmul *mm, int64_t M, dnnl_primitive_t *prim) {
+    fixed_m_primitive key = {.src_dt = mm->src_dt, .dst_dt = mm->dst_dt, .IC = mm->IC, .OC = mm->OC, .M = M,
+                             .bias = mm->bias != NULL};
+    for (int i = 0; i < n_fixed; i++) {
+        const fixed_m_primitive *f = &fixed_table[i];
+        if (f->src_dt == key.src_dt && f->dst_dt == key.dst_dt && f->IC == key.IC && f->OC == key.OC &&
+            f->M == key.M && f->bias == key.bias) {
+            *prim = f->prim;
+            return NERC_OK;
+        }
+    }
+    if (n_fixed == FIXED_MAX)
+        return nerc_errorf(NERC_ERR_INTERNAL, "oneDNN: more than %d matmul shapes", FIXED_MAX);
+    dnnl_primitive_desc_t pd;
+    NERC_TRY(matmul_pd(mm, M, &mm->packed_md, &pd)); /* the layout of M = FIXED_M_STEP, whatever M prefers */
+    nerc_status st = NERC_OK;
+    if (dnnl_primitive_create(prim, pd) != dnnl_success)
+        st = nerc_errorf(NERC_ERR_INTERNAL, "oneDNN: matmul primitive creation failed (M = %lld)", (long long)M);
+    dnnl_primitive_desc_destroy(pd);
+    if (st == NERC_OK) {
+        key.prim = *prim;
+        fixed_table[n_fixed++] = key;
+    }
+    return st;
+}
+
+static nerc_status fixed_m_primitive_for(const onednn_matmul *mm, int64_t M, dnnl_primitive_t *prim) {
+    pthread_mutex_lock(&fixed_lock);
+    nerc_status st = fixed_m_lookup(mm, M, prim);
+    pthread_mutex_unlock(&fixed_lock);
     return st;
 }
 
@@ -90,13 +158,13 @@ nerc_status onednn_matmul_init(onednn_matmul *mm, dnnl_data_type_t src_dt, dnnl_
     dnnl_stream_t s_unused;
     dnnl_engine_t e_unused;
     NERC_TRY(onednn_engine(&e_unused, &s_unused));
-    *mm = (onednn_matmul){.IC = IC, .OC = OC, .src_dt = src_dt, .dst_dt = dst_dt};
+    *mm = (onednn_matmul){.IC = IC, .OC = OC, .src_dt = src_dt, .wei_dt = wei_dt, .dst_dt = dst_dt};
     if (bias) {
         if (!(mm->bias_copy = malloc((size_t)OC * sizeof(float))))
             return nerc_errorf(NERC_ERR_NOMEM, "out of memory");
         memcpy(mm->bias_copy, bias, (size_t)OC * sizeof(float));
     }
-    nerc_status st = make_primitive(mm, wei_dt, w);
+    nerc_status st = make_primitive(mm, w);
     if (st != NERC_OK)
         onednn_matmul_release(mm);
     return st;
@@ -113,9 +181,8 @@ void onednn_matmul_release(onednn_matmul *mm) {
     memset(mm, 0, sizeof *mm);
 }
 
-nerc_status onednn_matmul_run(const onednn_matmul *mm, void *dst, const void *src, int64_t M) {
-    if (M <= 0)
-        return NERC_OK;
+static nerc_status run_primitive(const onednn_matmul *mm, dnnl_primitive_t prim, void *dst, const void *src,
+                                 int64_t M) {
     dnnl_memory_desc_t src_md, dst_md;
     dnnl_dims_t sd = {M, mm->IC}, dd = {M, mm->OC};
     DNNL_TRY(dnnl_memory_desc_init_by_tag(&src_md, 2, sd, mm->src_dt, dnnl_ab), "src desc");
@@ -128,7 +195,7 @@ nerc_status onednn_matmul_run(const onednn_matmul *mm, void *dst, const void *sr
     if (s == dnnl_success) {
         dnnl_exec_arg_t args[4] = {{DNNL_ARG_SRC, s_mem}, {DNNL_ARG_WEIGHTS, mm->weights}, {DNNL_ARG_DST, d_mem},
                                    {DNNL_ARG_BIAS, mm->bias}};
-        s = dnnl_primitive_execute(mm->prim, stream, mm->bias ? 4 : 3, args);
+        s = dnnl_primitive_execute(prim, stream, mm->bias ? 4 : 3, args);
     }
     if (s == dnnl_success)
         s = dnnl_stream_wait(stream);
@@ -138,4 +205,25 @@ nerc_status onednn_matmul_run(const onednn_matmul *mm, void *dst, const void *sr
     if (d_mem)
         dnnl_memory_destroy(d_mem);
     return s == dnnl_success ? NERC_OK : nerc_errorf(NERC_ERR_INTERNAL, "oneDNN: matmul failed (%d)", (int)s);
+}
+
+static size_t dt_size(dnnl_data_type_t dt) { return dt == dnnl_bf16 ? 2 : dt == dnnl_u8 || dt == dnnl_s8 ? 1 : 4; }
+
+nerc_status onednn_matmul_run(const onednn_matmul *mm, void *dst, const void *src, int64_t M) {
+    if (M <= 0)
+        return NERC_OK;
+    if (!mm->fixed_m)
+        return run_primitive(mm, mm->prim, dst, src, M);
+    int64_t bulk = M / FIXED_M_STEP * FIXED_M_STEP, tail = M - bulk;
+    dnnl_primitive_t prim;
+    if (bulk) {
+        NERC_TRY(fixed_m_primitive_for(mm, bulk, &prim));
+        NERC_TRY(run_primitive(mm, prim, dst, src, bulk));
+    }
+    if (tail) {
+        NERC_TRY(fixed_m_primitive_for(mm, tail, &prim));
+        NERC_TRY(run_primitive(mm, prim, (char *)dst + (size_t)(bulk * mm->OC) * dt_size(mm->dst_dt),
+                               (const char *)src + (size_t)(bulk * mm->IC) * dt_size(mm->src_dt), tail));
+    }
+    return NERC_OK;
 }

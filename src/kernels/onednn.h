@@ -20,11 +20,14 @@
 nerc_status onednn_engine(dnnl_engine_t *engine, dnnl_stream_t *stream);
 
 /* A matmul dst(M,OC) = src(M,IC) @ W(IC,OC) [+ bias(1,OC) f32] with M given
- * at run time and W packed once in the layout the primitive prefers. */
+ * at run time and W packed once in the layout the primitive prefers (on AMX:
+ * per-M primitives over brgemm's layout, see onednn.c). */
 typedef struct {
     int64_t IC, OC;
-    dnnl_data_type_t src_dt, dst_dt;
-    dnnl_primitive_t prim;
+    dnnl_data_type_t src_dt, wei_dt, dst_dt;
+    int fixed_m;                 /* AMX: no runtime-M primitive, per-M ones from a shared table */
+    dnnl_memory_desc_t packed_md; /* the weights' layout */
+    dnnl_primitive_t prim;       /* runtime M (NULL when fixed_m) */
     dnnl_memory_t weights; /* packed */
     dnnl_memory_t bias;    /* f32 (1, OC) over bias_copy, or NULL */
     float *bias_copy;
