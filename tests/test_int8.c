@@ -47,6 +47,12 @@ static void test_quantize_rows(int32_t qmax) {
         }
     CHECK_MSG(worst <= 0.5 + 1e-4, "qmax %d: |x - s (q - z)| reaches %.4f s", qmax, worst);
     CHECK(in_range);
+    for (int n = 1; n < N; n++) { /* the scale is the row's range (0 included) over qmax, exactly */
+        float lo = 0.0f, hi = 0.0f;
+        for (int c = 0; c < C; c++)
+            lo = fminf(lo, x[n * C + c]), hi = fmaxf(hi, x[n * C + c]);
+        CHECK_MSG(scale[n] == (hi - lo) / (float)qmax, "row %d: scale %.9g, range %.9g .. %.9g", n, scale[n], lo, hi);
+    }
     CHECK(zero[0] == 0 && zero[1] == 0 && zero[2] == qmax);
     for (int c = 0; c < C; c++)
         CHECK(q[c] == 0); /* zero stays exact */

@@ -5,26 +5,33 @@
 #include "kernels/quant.h"
 #include "kernels/simd.h"
 
+typedef float v16f __attribute__((vector_size(16 * sizeof(float))));
+typedef int32_t v16i __attribute__((vector_size(16 * sizeof(int32_t))));
+
 void SIMD_NAME(quantize_rows_u8)(uint8_t *q, float *scale, int32_t *zero, const float *x, int64_t N, int64_t C,
                                  int32_t qmax) {
 #pragma omp parallel for schedule(static)
     for (int64_t n = 0; n < N; n++) {
         const float *r = x + n * C;
-        /* 16 lanes of running min / max (a vector register's worth: vectorises without fast-math) */
-        float los[16] = {0}, his[16] = {0}, lo = 0.0f, hi = 0.0f;
+        /* 16 lanes of running min / max as one vector (per lane the plain
+           `x < lo ? x : lo`; GCC left the array form to scalar minss / maxss) */
+        v16f vlo = {0}, vhi = {0};
         int64_t c = 0;
-        for (; c + 16 <= C; c += 16)
-            for (int k = 0; k < 16; k++) {
-                los[k] = r[c + k] < los[k] ? r[c + k] : los[k];
-                his[k] = r[c + k] > his[k] ? r[c + k] : his[k];
-            }
+        for (; c + 16 <= C; c += 16) {
+            v16f v;
+            memcpy(&v, r + c, sizeof v);
+            v16i lt = v < vlo, gt = v > vhi;
+            vlo = (v16f)((lt & (v16i)v) | (~lt & (v16i)vlo));
+            vhi = (v16f)((gt & (v16i)v) | (~gt & (v16i)vhi));
+        }
+        float lo = 0.0f, hi = 0.0f;
         for (; c < C; c++) {
             lo = r[c] < lo ? r[c] : lo;
             hi = r[c] > hi ? r[c] : hi;
         }
         for (int k = 0; k < 16; k++) {
-            lo = los[k] < lo ? los[k] : lo;
-            hi = his[k] > hi ? his[k] : hi;
+            lo = vlo[k] < lo ? vlo[k] : lo;
+            hi = vhi[k] > hi ? vhi[k] : hi;
         }
         float s = (hi - lo) / (float)qmax;
         s = s > 0.0f ? s : 1.0f;
