@@ -182,8 +182,10 @@ const char *nerc_cpu_info(void) {
              "precisions: fp32, bf16 %s, int8 %s",
              f->brand, f->family, f->model, at ? list : "no AVX2", cpu_isa_name(cpu_isa()), *isa_note ? ", " : "",
              isa_note, cpu_isa_name(cpu_isa_detected()), dnnl_isa_name(dnnl_get_effective_cpu_isa()),
-             cpu_bf16_native() ? "(native)" : "(refused: needs AVX512_BF16 or AMX-BF16 at the avx512 level)",
-             cpu_int8_vnni() ? "(VNNI)" : "(no VNNI: 7-bit activations)");
+             !cpu_bf16_native() ? "(refused: needs AVX512_BF16 or AMX-BF16 at the avx512 level)"
+             : cpu_amx_bf16()   ? "(native, AMX tiles)"
+                                : "(native)",
+             !cpu_int8_vnni() ? "(no VNNI: 7-bit activations)" : cpu_amx_int8() ? "(VNNI, AMX tiles)" : "(VNNI)");
     return buf;
 }
 
