@@ -52,7 +52,7 @@ build/bench/bench_model "$STEPS" "$THREADS" order >"$W/nerc_order.txt"
 grep "file order" "$W/nerc_order.txt"
 v=$(awk '/file order/ {for (i = 1; i < NF; i++) if ($(i + 1) == "sentences/s") print $i}' "$W/nerc_order.txt")
 [ -n "$v" ] && put nerc infer_order_fp32 "$v"
-native_bf16=$(grep -q "bf16 (native)" <(build/nerc --version) && echo 1 || echo 0)
+native_bf16=$(grep -q "bf16 (native" <(build/nerc --version) && echo 1 || echo 0)
 
 echo "== PyTorch"
 json() { "$PY" -c "import json,sys; print(json.loads(sys.stdin.read().strip().splitlines()[-1])['$1'])"; }
