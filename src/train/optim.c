@@ -41,24 +41,27 @@ static int any_bits(const float *x, int64_t n) {
     return any != 0;
 }
 
-/* live[r] = row r of m or v has a bit set (-0 counts: only +0 is known inert). */
-static nerc_status find_live_rows(adamw_state *a, const grad_rows *gr) {
+/* live[r] = row r of m or v has a bit set (-0 counts: only +0 is known inert).
+ * NULL (and no error recorded) when the table cannot be allocated: the caller
+ * updates every row, the same result, only slower. */
+static const uint8_t *find_live_rows(adamw_state *a, const grad_rows *gr) {
     if (a->live_rows == gr->rows)
-        return NERC_OK;
+        return a->live;
     uint8_t *live = realloc(a->live, (size_t)gr->rows);
     if (!live)
-        return nerc_errorf(NERC_ERR_NOMEM, "cannot allocate AdamW's table of %lld live rows", (long long)gr->rows);
+        return NULL;
     a->live = live;
     const float *m = a->m + gr->offset, *v = a->v + gr->offset;
 #pragma omp parallel for schedule(static)
     for (int64_t r = 0; r < gr->rows; r++)
         live[r] = (uint8_t)(any_bits(m + r * gr->width, gr->width) || any_bits(v + r * gr->width, gr->width));
     a->live_rows = gr->rows;
-    return NERC_OK;
+    return live;
 }
 
 nerc_status adamw_mark_live_rows(adamw_state *a, const grad_rows *gr, const int32_t *ids, int64_t n) {
-    NERC_TRY(find_live_rows(a, gr));
+    if (!find_live_rows(a, gr))
+        return nerc_errorf(NERC_ERR_NOMEM, "cannot allocate AdamW's table of %lld live rows", (long long)gr->rows);
     for (int64_t i = 0; i < n; i++)
         if (ids[i] >= 0 && ids[i] < gr->rows)
             a->live[ids[i]] = 1;
@@ -90,7 +93,7 @@ void adamw_step(adamw_state *a, struct nerc_model *m, const float *grads, const 
         k.decay_factor = (float)(1.0 - lr * (double)wd);
         float *p = m->params_mem + t->offset, *mm = a->m + t->offset, *v = a->v + t->offset;
         if (is_row_table(t, gr)) {
-            const uint8_t *live = find_live_rows(a, gr) == NERC_OK ? a->live : NULL; /* NULL: every row */
+            const uint8_t *live = find_live_rows(a, gr); /* NULL: every row */
             adamw_update_rows(p, mm, v, grads + t->offset, gr->used, live, gr->rows, gr->width, &k);
             for (int64_t r = 0; live && r < gr->rows; r++)
                 a->live[r] |= gr->used[r];
