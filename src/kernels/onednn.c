@@ -84,9 +84,11 @@ static nerc_status matmul_pd(const onednn_matmul *mm, int64_t M, const dnnl_memo
  * gemm:jit kernels; with M fixed it builds brgemm on AMX tiles (bf16 and int8).
  * There a matmul keeps no runtime-M primitive: its weights are packed once in
  * the brgemm layout preferred at M = FIXED_M_STEP (every M takes it) and M
- * rows run as the first M - M % FIXED_M_STEP rows and the last M % FIXED_M_STEP,
- * each through a primitive of that shape, built on first use and kept in one
- * table for every layer of the same sizes (a primitive holds no weights). */
+ * rows run in blocks of FIXED_M_STEP times powers of two, largest first, and
+ * a tail of fewer than FIXED_M_STEP rows, each through a primitive of that
+ * shape, built on first use and kept in one table for every layer of the same
+ * sizes (a primitive holds no weights): at most ~75 per layer shape, ~35 KB
+ * each. Past FIXED_MAX kept shapes a primitive is built, run and dropped. */
 enum { FIXED_M_STEP = 64, FIXED_MAX = 512 };
 typedef struct {
     dnnl_data_type_t src_dt, dst_dt;
@@ -119,7 +121,7 @@ static nerc_status make_primitive(onednn_matmul *mm, const void *w) {
 }
 
 /* The kept primitive for M rows of mm's shape (fixed_m matmuls). */
-static nerc_status fixed_m_lookup(const onednn_matmul *mm, int64_t M, dnnl_primitive_t *prim) {
+static nerc_status fixed_m_lookup(const onednn_matmul *mm, int64_t M, dnnl_primitive_t *prim, int *owned) {
     fixed_m_primitive key = {.src_dt = mm->src_dt, .dst_dt = mm->dst_dt, .IC = mm->IC, .OC = mm->OC, .M = M,
                              .bias = mm->bias != NULL};
     for (int i = 0; i < n_fixed; i++) {
@@ -130,27 +132,21 @@ static nerc_status fixed_m_lookup(const onednn_matmul *mm, int64_t M, dnnl_primi
             return NERC_OK;
         }
     }
-    if (n_fixed == FIXED_MAX)
-        return nerc_errorf(NERC_ERR_INTERNAL, "oneDNN: more than %d matmul shapes", FIXED_MAX);
     dnnl_primitive_desc_t pd;
     NERC_TRY(matmul_pd(mm, M, &mm->packed_md, &pd)); /* the layout of M = FIXED_M_STEP, whatever M prefers */
     nerc_status st = NERC_OK;
     if (dnnl_primitive_create(prim, pd) != dnnl_success)
         st = nerc_errorf(NERC_ERR_INTERNAL, "oneDNN: matmul primitive creation failed (M = %lld)", (long long)M);
     dnnl_primitive_desc_destroy(pd);
-    if (st == NERC_OK) {
+    if (st == NERC_OK && n_fixed < FIXED_MAX) {
         key.prim = *prim;
         fixed_table[n_fixed++] = key;
+    } else if (st == NERC_OK) {
+        *owned = 1; /* the table is full: the caller runs it once and destroys it */
     }
     return st;
 }
 
-static nerc_status fixed_m_primitive_for(const onednn_matmul *mm, int64_t M, dnnl_primitive_t *prim) {
-    pthread_mutex_lock(&fixed_lock);
-    nerc_status st = fixed_m_lookup(mm, M, prim);
-    pthread_mutex_unlock(&fixed_lock);
-    return st;
-}
 
 nerc_status onednn_matmul_init(onednn_matmul *mm, dnnl_data_type_t src_dt, dnnl_data_type_t wei_dt,
                                dnnl_data_type_t dst_dt, const void *w, const float *bias, int64_t IC, int64_t OC) {
@@ -209,21 +205,34 @@ static nerc_status run_primitive(const onednn_matmul *mm, dnnl_primitive_t prim,
 
 static size_t dt_size(dnnl_data_type_t dt) { return dt == dnnl_bf16 ? 2 : dt == dnnl_u8 || dt == dnnl_s8 ? 1 : 4; }
 
+/* Rows [at, at + M) of the product through the primitive for M rows. */
+static nerc_status run_fixed_m(const onednn_matmul *mm, void *dst, const void *src, int64_t at, int64_t M) {
+    dnnl_primitive_t prim = NULL;
+    int owned = 0;
+    pthread_mutex_lock(&fixed_lock);
+    nerc_status st = fixed_m_lookup(mm, M, &prim, &owned);
+    pthread_mutex_unlock(&fixed_lock);
+    if (st == NERC_OK)
+        st = run_primitive(mm, prim, (char *)dst + (size_t)(at * mm->OC) * dt_size(mm->dst_dt),
+                           (const char *)src + (size_t)(at * mm->IC) * dt_size(mm->src_dt), M);
+    if (owned)
+        dnnl_primitive_destroy(prim);
+    return st;
+}
+
 nerc_status onednn_matmul_run(const onednn_matmul *mm, void *dst, const void *src, int64_t M) {
     if (M <= 0)
         return NERC_OK;
     if (!mm->fixed_m)
         return run_primitive(mm, mm->prim, dst, src, M);
-    int64_t bulk = M / FIXED_M_STEP * FIXED_M_STEP, tail = M - bulk;
-    dnnl_primitive_t prim;
-    if (bulk) {
-        NERC_TRY(fixed_m_primitive_for(mm, bulk, &prim));
-        NERC_TRY(run_primitive(mm, prim, dst, src, bulk));
-    }
-    if (tail) {
-        NERC_TRY(fixed_m_primitive_for(mm, tail, &prim));
-        NERC_TRY(run_primitive(mm, prim, (char *)dst + (size_t)(bulk * mm->OC) * dt_size(mm->dst_dt),
-                               (const char *)src + (size_t)(bulk * mm->IC) * dt_size(mm->src_dt), tail));
-    }
-    return NERC_OK;
+    /* power-of-two multiples of FIXED_M_STEP, largest first, then the tail */
+    int64_t chunk = FIXED_M_STEP, at = 0;
+    while (chunk * 2 <= M)
+        chunk *= 2;
+    for (; chunk >= FIXED_M_STEP; chunk /= 2)
+        if (M - at >= chunk) {
+            NERC_TRY(run_fixed_m(mm, dst, src, at, chunk));
+            at += chunk;
+        }
+    return at < M ? run_fixed_m(mm, dst, src, at, M - at) : NERC_OK;
 }
