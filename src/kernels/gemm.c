@@ -76,20 +76,12 @@ static pthread_mutex_t bf16_lock = PTHREAD_MUTEX_INITIALIZER;
  * gemm:jit kernels; given fixed dimensions it builds brgemm on AMX tiles, which
  * computes the weight gradients (dweight = dout^T inp: M, N the layer's sizes,
  * K the batch's tokens, a few hundred) ~1.5x faster (forward and input-gradient
- * products: no gain). Those are built per shape on first use (~1 ms) and kept;
- * callers round K up to gemm_bf16_k_align() with zero rows, so that a training
- * run sees a few dozen shapes. */
-enum { BF16_FIXED_MAX = 256, BF16_K_ALIGN_AMX = 64 };
-typedef struct {
-    int tb, acc;
-    int64_t M, N, K;
-    dnnl_primitive_t prim;
-} bf16_fixed;
-static bf16_fixed bf16_fixed_prims[BF16_FIXED_MAX];
-static int n_bf16_fixed;
+ * products: no gain). Those are built per shape on first use (~1 ms) and kept
+ * (onednn_kept_primitive); callers round K up to gemm_bf16_k_align() with zero
+ * rows, so that a training run sees a few dozen shapes. */
+enum { BF16_K_ALIGN_AMX = 64 };
 
 int64_t gemm_bf16_k_align(void) { return cpu_amx_bf16() ? BF16_K_ALIGN_AMX : 1; }
-
 
 static nerc_status bf16_desc(dnnl_memory_desc_t *md, int64_t rows, int64_t cols, int trans, dnnl_data_type_t dt) {
     dnnl_dims_t d = {rows, cols};
@@ -135,35 +127,32 @@ static nerc_status bf16_make(int ta, int tb, int acc, int64_t M, int64_t N, int6
                                            ta, tb, (int)s);
 }
 
-/* A kept fixed-shape primitive (weight gradients on AMX), built on first use;
- * NULL when none applies or the table is full. Called under bf16_lock. */
-static nerc_status bf16_fixed_primitive(int tb, int acc, int64_t M, int64_t N, int64_t K, dnnl_primitive_t *prim) {
-    for (int i = 0; i < n_bf16_fixed; i++) {
-        const bf16_fixed *f = &bf16_fixed_prims[i];
-        if (f->tb == tb && f->acc == acc && f->M == M && f->N == N && f->K == K) {
-            *prim = f->prim;
-            return NERC_OK;
-        }
-    }
-    if (n_bf16_fixed == BF16_FIXED_MAX)
-        return NERC_OK;
-    NERC_TRY(bf16_make(1, tb, acc, M, N, K, prim));
-    bf16_fixed_prims[n_bf16_fixed++] = (bf16_fixed){.tb = tb, .acc = acc, .M = M, .N = N, .K = K, .prim = *prim};
-    return NERC_OK;
+typedef struct {
+    int tb, acc;
+    int64_t M, N, K;
+} bf16_shape;
+
+static nerc_status build_bf16_fixed(const void *ctx, dnnl_primitive_t *prim) {
+    const bf16_shape *f = ctx;
+    return bf16_make(1, f->tb, f->acc, f->M, f->N, f->K, prim);
 }
 
-static nerc_status bf16_primitive(int ta, int tb, int acc, int64_t M, int64_t N, int64_t K, dnnl_primitive_t *prim) {
+/* The primitive for this product: per shape for weight gradients on AMX
+ * (*owned: destroy it after use), else the runtime-dims one of (ta, tb, acc). */
+static nerc_status bf16_primitive(int ta, int tb, int acc, int64_t M, int64_t N, int64_t K, dnnl_primitive_t *prim,
+                                  int *owned) {
+    *owned = 0;
+    if (ta && cpu_amx_bf16()) {
+        onednn_key key = {.kind = 2, .a = tb, .b = acc, .M = M, .N = N, .K = K};
+        bf16_shape shape = {tb, acc, M, N, K};
+        return onednn_kept_primitive(&key, build_bf16_fixed, &shape, prim, owned);
+    }
     const int64_t R = DNNL_RUNTIME_DIM_VAL;
     pthread_mutex_lock(&bf16_lock);
     nerc_status st = NERC_OK;
-    *prim = NULL;
-    if (ta && cpu_amx_bf16())
-        st = bf16_fixed_primitive(tb, acc, M, N, K, prim);
-    if (st == NERC_OK && !*prim) {
-        if (!bf16_prims[ta][tb][acc])
-            st = bf16_make(ta, tb, acc, R, R, R, &bf16_prims[ta][tb][acc]);
-        *prim = bf16_prims[ta][tb][acc];
-    }
+    if (!bf16_prims[ta][tb][acc])
+        st = bf16_make(ta, tb, acc, R, R, R, &bf16_prims[ta][tb][acc]);
+    *prim = bf16_prims[ta][tb][acc];
     pthread_mutex_unlock(&bf16_lock);
     return st;
 }
@@ -179,8 +168,6 @@ nerc_status gemm_bf16(int transa, int transb, int64_t M, int64_t N, int64_t K, c
                 C[i] = 0.0f;
         return NERC_OK;
     }
-    dnnl_primitive_t prim = NULL;
-    NERC_TRY(bf16_primitive(transa, transb, acc, M, N, K, &prim));
     dnnl_engine_t engine;
     dnnl_stream_t stream;
     NERC_TRY(onednn_engine(&engine, &stream));
@@ -188,6 +175,9 @@ nerc_status gemm_bf16(int transa, int transb, int64_t M, int64_t N, int64_t K, c
     NERC_TRY(bf16_desc(&a_md, M, K, transa, dnnl_bf16));
     NERC_TRY(bf16_desc(&b_md, K, N, transb, dnnl_bf16));
     NERC_TRY(bf16_desc(&c_md, M, N, 0, dnnl_f32));
+    dnnl_primitive_t prim = NULL;
+    int owned = 0;
+    NERC_TRY(bf16_primitive(transa, transb, acc, M, N, K, &prim, &owned));
     dnnl_memory_t a = NULL, b = NULL, c = NULL;
     dnnl_status_t s = dnnl_memory_create(&a, &a_md, engine, (void *)A);
     if (s == dnnl_success)
@@ -208,5 +198,7 @@ nerc_status gemm_bf16(int transa, int transb, int64_t M, int64_t N, int64_t K, c
         dnnl_memory_destroy(b);
     if (c)
         dnnl_memory_destroy(c);
+    if (owned)
+        dnnl_primitive_destroy(prim);
     return s == dnnl_success ? NERC_OK : nerc_errorf(NERC_ERR_INTERNAL, "oneDNN: bf16 matmul failed (%d)", (int)s);
 }

@@ -88,17 +88,39 @@ static nerc_status matmul_pd(const onednn_matmul *mm, int64_t M, const dnnl_memo
  * a tail of fewer than FIXED_M_STEP rows, each through a primitive of that
  * shape, built on first use and kept in one table for every layer of the same
  * sizes (a primitive holds no weights): at most ~75 per layer shape, ~35 KB
- * each. Past FIXED_MAX kept shapes a primitive is built, run and dropped. */
-enum { FIXED_M_STEP = 64, FIXED_MAX = 512 };
+ * each (onednn_kept_primitive). */
+enum { FIXED_M_STEP = 64, KEPT_MAX = 512 };
+
 typedef struct {
-    dnnl_data_type_t src_dt, dst_dt;
-    int64_t IC, OC, M;
-    int bias;
+    onednn_key key;
     dnnl_primitive_t prim;
-} fixed_m_primitive;
-static fixed_m_primitive fixed_table[FIXED_MAX];
-static int n_fixed;
-static pthread_mutex_t fixed_lock = PTHREAD_MUTEX_INITIALIZER;
+} kept_primitive;
+static kept_primitive kept[KEPT_MAX];
+static int n_kept;
+static pthread_mutex_t kept_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int same_key(const onednn_key *x, const onednn_key *y) {
+    return x->kind == y->kind && x->a == y->a && x->b == y->b && x->c == y->c && x->M == y->M && x->N == y->N &&
+           x->K == y->K;
+}
+
+nerc_status onednn_kept_primitive(const onednn_key *key, onednn_build_fn build, const void *ctx,
+                                  dnnl_primitive_t *prim, int *owned) {
+    *owned = 0;
+    pthread_mutex_lock(&kept_lock);
+    nerc_status st = NERC_OK;
+    int i = 0;
+    while (i < n_kept && !same_key(&kept[i].key, key))
+        i++;
+    if (i < n_kept)
+        *prim = kept[i].prim;
+    else if ((st = build(ctx, prim)) == NERC_OK && n_kept < KEPT_MAX)
+        kept[n_kept++] = (kept_primitive){*key, *prim};
+    else if (st == NERC_OK)
+        *owned = 1;
+    pthread_mutex_unlock(&kept_lock);
+    return st;
+}
 
 static int wants_fixed_m(dnnl_data_type_t src_dt) { return src_dt == dnnl_bf16 ? cpu_amx_bf16() : cpu_amx_int8(); }
 
@@ -120,33 +142,23 @@ static nerc_status make_primitive(onednn_matmul *mm, const void *w) {
     return st;
 }
 
-/* The kept primitive for M rows of mm's shape (fixed_m matmuls). */
-static nerc_status fixed_m_lookup(const onednn_matmul *mm, int64_t M, dnnl_primitive_t *prim, int *owned) {
-    fixed_m_primitive key = {.src_dt = mm->src_dt, .dst_dt = mm->dst_dt, .IC = mm->IC, .OC = mm->OC, .M = M,
-                             .bias = mm->bias != NULL};
-    for (int i = 0; i < n_fixed; i++) {
-        const fixed_m_primitive *f = &fixed_table[i];
-        if (f->src_dt == key.src_dt && f->dst_dt == key.dst_dt && f->IC == key.IC && f->OC == key.OC &&
-            f->M == key.M && f->bias == key.bias) {
-            *prim = f->prim;
-            return NERC_OK;
-        }
-    }
-    dnnl_primitive_desc_t pd;
-    NERC_TRY(matmul_pd(mm, M, &mm->packed_md, &pd)); /* the layout of M = FIXED_M_STEP, whatever M prefers */
-    nerc_status st = NERC_OK;
-    if (dnnl_primitive_create(prim, pd) != dnnl_success)
-        st = nerc_errorf(NERC_ERR_INTERNAL, "oneDNN: matmul primitive creation failed (M = %lld)", (long long)M);
-    dnnl_primitive_desc_destroy(pd);
-    if (st == NERC_OK && n_fixed < FIXED_MAX) {
-        key.prim = *prim;
-        fixed_table[n_fixed++] = key;
-    } else if (st == NERC_OK) {
-        *owned = 1; /* the table is full: the caller runs it once and destroys it */
-    }
-    return st;
-}
+typedef struct {
+    const onednn_matmul *mm;
+    int64_t M;
+} fixed_m_shape;
 
+/* The primitive for M rows of a fixed_m matmul, over its packed weights'
+ * layout (the layout of M = FIXED_M_STEP, whatever M would prefer). */
+static nerc_status build_fixed_m(const void *ctx, dnnl_primitive_t *prim) {
+    const fixed_m_shape *f = ctx;
+    dnnl_primitive_desc_t pd;
+    NERC_TRY(matmul_pd(f->mm, f->M, &f->mm->packed_md, &pd));
+    dnnl_status_t s = dnnl_primitive_create(prim, pd);
+    dnnl_primitive_desc_destroy(pd);
+    return s == dnnl_success ? NERC_OK
+                             : nerc_errorf(NERC_ERR_INTERNAL, "oneDNN: matmul primitive creation failed (M = %lld)",
+                                           (long long)f->M);
+}
 
 nerc_status onednn_matmul_init(onednn_matmul *mm, dnnl_data_type_t src_dt, dnnl_data_type_t wei_dt,
                                dnnl_data_type_t dst_dt, const void *w, const float *bias, int64_t IC, int64_t OC) {
@@ -207,11 +219,12 @@ static size_t dt_size(dnnl_data_type_t dt) { return dt == dnnl_bf16 ? 2 : dt == 
 
 /* Rows [at, at + M) of the product through the primitive for M rows. */
 static nerc_status run_fixed_m(const onednn_matmul *mm, void *dst, const void *src, int64_t at, int64_t M) {
+    onednn_key key = {.kind = 1, .a = (int32_t)mm->src_dt, .b = (int32_t)mm->dst_dt, .c = mm->bias != NULL,
+                      .M = M, .N = mm->OC, .K = mm->IC};
+    fixed_m_shape shape = {mm, M};
     dnnl_primitive_t prim = NULL;
     int owned = 0;
-    pthread_mutex_lock(&fixed_lock);
-    nerc_status st = fixed_m_lookup(mm, M, &prim, &owned);
-    pthread_mutex_unlock(&fixed_lock);
+    nerc_status st = onednn_kept_primitive(&key, build_fixed_m, &shape, &prim, &owned);
     if (st == NERC_OK)
         st = run_primitive(mm, prim, (char *)dst + (size_t)(at * mm->OC) * dt_size(mm->dst_dt),
                            (const char *)src + (size_t)(at * mm->IC) * dt_size(mm->src_dt), M);

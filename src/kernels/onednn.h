@@ -19,6 +19,19 @@
 
 nerc_status onednn_engine(dnnl_engine_t *engine, dnnl_stream_t *stream);
 
+/* Primitives kept for the life of the process, for shapes that need one
+ * each (AMX: oneDNN 2.x runs brgemm on AMX tiles only for fixed sizes): a
+ * key's primitive is built by `build(ctx, &prim)` on first use. Past the
+ * table's size (512) the primitive is built for one use: *owned is set and
+ * the caller destroys it after running it. Thread-safe. */
+typedef struct {
+    int32_t kind, a, b, c; /* the caller's kind of product and its flags / data types */
+    int64_t M, N, K;
+} onednn_key;
+typedef nerc_status (*onednn_build_fn)(const void *ctx, dnnl_primitive_t *prim);
+nerc_status onednn_kept_primitive(const onednn_key *key, onednn_build_fn build, const void *ctx,
+                                  dnnl_primitive_t *prim, int *owned);
+
 /* A matmul dst(M,OC) = src(M,IC) @ W(IC,OC) [+ bias(1,OC) f32] with M given
  * at run time and W packed once in the layout the primitive prefers (on AMX:
  * per-M primitives over brgemm's layout, see onednn.c). */
