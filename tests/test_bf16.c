@@ -8,6 +8,7 @@
 
 #include "core/rng.h"
 #include "kernels/convert.h"
+#include "kernels/gemm.h"
 #include "kernels/linear_bf16.h"
 #include "nerc.h"
 #include "test.h"
@@ -126,6 +127,38 @@ static void test_linear(int64_t N, int64_t IC, int64_t OC) {
            (long long)OC, worst);
 }
 
+/* A weight-gradient product C(M,N) = A^T B over K rows (gemm_bf16(1, 0, ...):
+ * on AMX a kept per-shape primitive, or the runtime-dims one once the table is
+ * full) against a double sum of the same bf16 values. */
+static void test_weight_grad_product(const char *when) {
+    enum { M = 48, N = 40, K = 100 };
+    rng_state r;
+    rng_seed(&r, 77);
+    float a[K * M], b[K * N], c[M * N];
+    uint16_t a16[K * M], b16[K * N];
+    for (int i = 0; i < K * M; i++)
+        a[i] = (float)rng_normal(&r);
+    for (int i = 0; i < K * N; i++)
+        b[i] = (float)rng_normal(&r);
+    round_to_bf16(a, K * M);
+    round_to_bf16(b, K * N);
+    f32_to_bf16(a16, a, K * M);
+    f32_to_bf16(b16, b, K * N);
+    for (int i = 0; i < M * N; i++)
+        c[i] = 1.0f; /* accumulated into */
+    CHECK_OK(gemm_bf16(1, 0, M, N, K, a16, b16, 1.0f, c));
+    double worst = 0.0;
+    for (int i = 0; i < M; i++)
+        for (int j = 0; j < N; j++) {
+            double exact = 1.0, mag = 1.0;
+            for (int k = 0; k < K; k++)
+                exact += (double)a[k * M + i] * b[k * N + j], mag += fabs((double)a[k * M + i] * b[k * N + j]);
+            worst = fmax(worst, fabs(c[i * N + j] - exact) / (mag * K * 0x1p-23));
+        }
+    CHECK_MSG(worst <= 1.0, "weight-gradient product (%s): %.3g of the fp32 accumulation bound", when, worst);
+    printf("  bf16 weight-gradient product %s: %.2f of the fp32 accumulation bound\n", when, worst);
+}
+
 /* More row counts and layer sizes than the kept AMX primitives (512: 10 sizes x
  * 1..64 rows; past that each is built, run and dropped). */
 static void test_many_shapes(void) {
@@ -163,7 +196,9 @@ int main(void) {
     test_linear(64, 32, 96);
     test_linear(130, 257, 769);
     test_linear(333, 768, 64);
+    test_weight_grad_product("first");
     test_many_shapes();
+    test_weight_grad_product("after them");
     check_model(SHARED_DIR "/fixtures/model/tiny");
     check_model(SHARED_DIR "/fixtures/model/small");
     return test_report("test_bf16");

@@ -138,11 +138,12 @@ static nerc_status build_bf16_fixed(const void *ctx, dnnl_primitive_t *prim) {
 }
 
 /* The primitive for this product: per shape for weight gradients on AMX
- * (*owned: destroy it after use), else the runtime-dims one of (ta, tb, acc). */
+ * (*owned: destroy it after use), else (or once the kept table is full: a
+ * run of many batch lengths) the runtime-dims one of (ta, tb, acc). */
 static nerc_status bf16_primitive(int ta, int tb, int acc, int64_t M, int64_t N, int64_t K, dnnl_primitive_t *prim,
                                   int *owned) {
     *owned = 0;
-    if (ta && cpu_amx_bf16()) {
+    if (ta && cpu_amx_bf16() && !onednn_kept_full()) {
         onednn_key key = {.kind = 2, .a = tb, .b = acc, .M = M, .N = N, .K = K};
         bf16_shape shape = {tb, acc, M, N, K};
         return onednn_kept_primitive(&key, build_bf16_fixed, &shape, prim, owned);

@@ -104,6 +104,13 @@ static int same_key(const onednn_key *x, const onednn_key *y) {
            x->K == y->K;
 }
 
+int onednn_kept_full(void) {
+    pthread_mutex_lock(&kept_lock);
+    int full = n_kept == KEPT_MAX;
+    pthread_mutex_unlock(&kept_lock);
+    return full;
+}
+
 nerc_status onednn_kept_primitive(const onednn_key *key, onednn_build_fn build, const void *ctx,
                                   dnnl_primitive_t *prim, int *owned) {
     *owned = 0;

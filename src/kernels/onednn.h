@@ -31,6 +31,9 @@ typedef struct {
 typedef nerc_status (*onednn_build_fn)(const void *ctx, dnnl_primitive_t *prim);
 nerc_status onednn_kept_primitive(const onednn_key *key, onednn_build_fn build, const void *ctx,
                                   dnnl_primitive_t *prim, int *owned);
+/* Whether the table is full (a caller with another way to run the product
+ * takes it then rather than building a primitive for each use). */
+int onednn_kept_full(void);
 
 /* A matmul dst(M,OC) = src(M,IC) @ W(IC,OC) [+ bias(1,OC) f32] with M given
  * at run time and W packed once in the layout the primitive prefers (on AMX:
