@@ -170,6 +170,29 @@ static void compare_adamw_rows(float decay_factor) {
     CHECK(!memcmp(p[0], p[1], sizeof p[0]) && !memcmp(mo[0], mo[1], sizeof mo[0]) && !memcmp(v[0], v[1], sizeof v[0]));
 }
 
+/* adamw_update_bf16 = adamw_update, then f32_to_bf16 of the new p: the same
+ * bits in p, m, v and the bf16 copy (NaN and infinities among the values). */
+static void compare_adamw_bf16(void) {
+    enum { N = 9001 };
+    static float p[2][N], mo[2][N], v[2][N], g[N];
+    static uint16_t p16[2][N];
+    rng_state r;
+    rng_seed(&r, 9);
+    for (int i = 0; i < N; i++) {
+        p[0][i] = p[1][i] = (float)rng_normal(&r);
+        mo[0][i] = mo[1][i] = (float)rng_normal(&r) * 0.01f;
+        v[0][i] = v[1][i] = (float)rng_uniform(&r) * 1e-4f;
+        g[i] = (float)rng_normal(&r) * 0.01f;
+    }
+    p[0][5] = p[1][5] = NAN, p[0][6] = p[1][6] = INFINITY, g[7] = NAN;
+    adamw_coeffs k = {0.5f, 0.999f, 0.9f, 0.999f, 1e-3f, 0.03f, 1e-8f};
+    adamw_update(p[0], mo[0], v[0], g, N, &k);
+    f32_to_bf16(p16[0], p[0], N);
+    adamw_update_bf16(p[1], mo[1], v[1], g, p16[1], N, &k);
+    CHECK(!memcmp(p[0], p[1], sizeof p[0]) && !memcmp(mo[0], mo[1], sizeof mo[0]) && !memcmp(v[0], v[1], sizeof v[0]));
+    CHECK_MSG(!memcmp(p16[0], p16[1], sizeof p16[0]), "adamw_update_bf16's copy differs from f32_to_bf16");
+}
+
 int main(void) {
     const char *env = getenv("NERC_ISA");
     printf("%s\n", nerc_cpu_info());
@@ -178,13 +201,15 @@ int main(void) {
     if (env && !strcmp(env, "avx2"))
         CHECK_MSG(cpu_isa() == CPU_ISA_AVX2 && !cpu_bf16_native(), "NERC_ISA=avx2 not honoured: %s",
                   cpu_isa_name(cpu_isa()));
+    /* AdamW's variants against the plain update, at the level in use */
+    compare_adamw_rows(0.999f);
+    compare_adamw_rows(1.0f);
+    compare_adamw_bf16();
     if (cpu_isa_detected() < CPU_ISA_AVX512) {
         SKIP("avx512 kernels against avx2: this CPU (%s) lacks AVX-512", cpu_features_get()->brand);
         return test_report("test_dispatch");
     }
     compare_elementwise();
-    compare_adamw_rows(0.999f);
-    compare_adamw_rows(1.0f);
     compare_levels(SHARED_DIR "/fixtures/model/tiny");
     compare_levels(SHARED_DIR "/fixtures/model/small");
     return test_report("test_dispatch");

@@ -146,7 +146,7 @@ static void check_training(const char *label, const st_file *f, nerc_model *m, n
         grad_rows gr = grad_rows_of(s);
         float clip = grad_clip_factor(s->grad_mem, m->n_params, &gr, 1.0, &norm);
         double lr = lr_linear(5e-4, t, 0, 10);
-        adamw_step(&opt, m, s->grad_mem, &gr, clip, lr, &hp);
+        adamw_step(&opt, m, s->grad_mem, &gr, clip, lr, &hp, NULL);
         losses[t] = (float)loss;
         norms[t] = (float)norm;
         lrs[t] = (float)lr;

@@ -10,8 +10,10 @@
 
 #include "core/fs.h"
 #include "core/rng.h"
+#include "kernels/convert.h"
 #include "model/encoder.h"
 #include "nerc.h"
+#include "train/optim.h"
 #include "test.h"
 
 #define SMALL SHARED_DIR "/fixtures/model/small"
@@ -80,6 +82,67 @@ static void test_gradients(void) {
     nerc_model_free(m);
 }
 
+/* The trainer's step: AdamW writes the bf16 weight copies with the update.
+ * They are f32_to_bf16 of the new master weights bit for bit, and the next
+ * forward pass (which skips its refresh) gives the logits of one that
+ * refreshes. */
+static void test_weight_copies(void) {
+    enum { SEQS = 4, LEN = 25 };
+    nerc_model *m = NULL;
+    nerc_state *s = NULL;
+    CHECK_OK(nerc_model_load(&m, SMALL, NULL, 0, 0));
+    CHECK_OK(m ? nerc_state_init(&s, m, SEQS, SEQS * LEN, SEQS * LEN * LEN, 1) : NERC_ERR_ARG);
+    CHECK_OK(s ? nerc_state_set_precision(s, NERC_PRECISION_BF16) : NERC_ERR_ARG);
+    if (!s) {
+        nerc_model_free(m);
+        return;
+    }
+    int32_t ids[SEQS * LEN], pos[SEQS * LEN], labels[SEQS * LEN], offs[SEQS + 1], K = nerc_model_num_labels(m);
+    for (int b = 0; b <= SEQS; b++)
+        offs[b] = b * LEN;
+    for (int i = 0; i < SEQS * LEN; i++)
+        ids[i] = 2000 + 7 * i, pos[i] = i % LEN, labels[i] = i % K;
+    nerc_batch batch = {.n_seqs = SEQS, .n_tokens = SEQS * LEN, .input_ids = ids, .position_ids = pos,
+                        .labels = labels, .seq_offsets = offs};
+    double loss;
+    nerc_state_zero_grad(s);
+    CHECK_OK(nerc_forward(s, &batch, 0, 0));
+    CHECK_OK(nerc_loss(s, &batch, 0.0, &loss));
+    CHECK_OK(nerc_backward(s, &batch));
+    uint16_t **p16 = calloc((size_t)m->n_tensors, sizeof *p16);
+    adamw_state opt;
+    adamw_hparams hp = adamw_defaults();
+    CHECK_OK(adamw_init(&opt, m->n_params));
+    CHECK_MSG(encoder_w16_copies(s, p16) == 1, "a bf16 training state has a copy for every linear weight");
+    double norm;
+    grad_rows gr = grad_rows_of(s);
+    float clip = grad_clip_factor(s->grad_mem, m->n_params, &gr, 1.0, &norm);
+    adamw_step(&opt, m, s->grad_mem, &gr, clip, 1e-2, &hp, p16);
+    encoder_w16_written(s);
+    int32_t n = encoder_n_linears(m), same = 0;
+    for (int32_t i = 0; i < n; i++) {
+        linear_ref r = encoder_linear_at(m, &m->p, i);
+        uint16_t *want = malloc((size_t)(r.IC * r.OC) * sizeof *want);
+        f32_to_bf16(want, r.w, r.IC * r.OC);
+        same += !memcmp(want, s->w16 + s->w16_off[i], (size_t)(r.IC * r.OC) * sizeof *want);
+        free(want);
+    }
+    CHECK_MSG(same == n, "%d of %d bf16 weight copies equal the new weights' conversion", same, n);
+    size_t bytes = sizeof(float) * SEQS * LEN * (size_t)K;
+    float *skipped = malloc(bytes);
+    CHECK_OK(nerc_forward(s, &batch, 0, 0)); /* uses the copies AdamW wrote */
+    memcpy(skipped, nerc_state_logits(s), bytes);
+    CHECK_OK(nerc_forward(s, &batch, 0, 0)); /* refreshes them itself */
+    CHECK_MSG(!memcmp(skipped, nerc_state_logits(s), bytes), "logits after AdamW's copies differ from a refresh");
+    printf("  AdamW wrote %d bf16 weight copies, each the conversion of its new weights; the next forward's "
+           "logits are those of a refresh\n",
+           n);
+    free(skipped), free(p16);
+    adamw_free(&opt);
+    nerc_state_free(s);
+    nerc_model_free(m);
+}
+
 static double train_f1(nerc_precision prec, double *seconds) {
     char out[128];
     snprintf(out, sizeof out, "%s/%s", tmp, nerc_precision_name(prec));
@@ -125,6 +188,7 @@ int main(void) {
     if (!mkdtemp(tmp))
         return 1;
     test_gradients();
+    test_weight_copies();
     if (SANITIZED)
         SKIP("1-epoch fp32 vs bf16 curve: sanitizer build (it runs in the release build)");
     else

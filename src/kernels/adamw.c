@@ -2,6 +2,7 @@
 #include <math.h>
 
 #include "kernels/adamw.h"
+#include "kernels/convert.h"
 #include "kernels/simd.h"
 
 /* One run of n elements; grad NULL: every gradient is 0 (not read). */
@@ -24,6 +25,18 @@ void SIMD_NAME(adamw_update)(float *p, float *m, float *v, const float *grad, in
     for (int64_t b = 0; b < (n + BLOCK - 1) / BLOCK; b++) {
         int64_t lo = b * BLOCK, len = n - lo < BLOCK ? n - lo : BLOCK;
         adamw_run(p + lo, m + lo, v + lo, grad + lo, k, len);
+    }
+}
+
+void SIMD_NAME(adamw_update_bf16)(float *p, float *m, float *v, const float *grad, uint16_t *p16, int64_t n,
+                                  const adamw_coeffs *k) {
+    enum { BLOCK = 4096 };
+#pragma omp parallel for schedule(static)
+    for (int64_t b = 0; b < (n + BLOCK - 1) / BLOCK; b++) {
+        int64_t lo = b * BLOCK, len = n - lo < BLOCK ? n - lo : BLOCK;
+        adamw_run(p + lo, m + lo, v + lo, grad + lo, k, len);
+        for (int64_t i = lo; i < lo + len; i++) /* the block is still in L1 */
+            p16[i] = bf16_bits(p[i]);
     }
 }
 

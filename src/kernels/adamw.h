@@ -15,6 +15,10 @@ typedef struct {
  *   p *= decay_factor;  m = b1 m + (1-b1) g;  v = b2 v + (1-b2) g^2
  *   p -= step_size * m / (sqrt(v) / bc2_sqrt + eps) */
 void adamw_update(float *p, float *m, float *v, const float *grad, int64_t n, const adamw_coeffs *k);
+/* The same, writing p16 = bf16(p) of the updated values on the way (bf16
+ * training's weight copy, f32_to_bf16's rounding): p is not read again. */
+void adamw_update_bf16(float *p, float *m, float *v, const float *grad, uint16_t *p16, int64_t n,
+                       const adamw_coeffs *k);
 /* The same over a (rows, width) table whose rows with used[r] == 0 have zero
  * gradients: those are not read (g = 0 gives the same bits). A row with
  * live[r] == 0 (live NULL: every row is live) must have m = v = +0 throughout;

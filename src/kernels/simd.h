@@ -67,6 +67,9 @@
     R(double, sum_squares_f32, (const float *x, int64_t n), (x, n))                                                    \
     V(adamw_update, (float *p, float *m, float *v, const float *grad, int64_t n, const adamw_coeffs *k),               \
       (p, m, v, grad, n, k))                                                                                           \
+    V(adamw_update_bf16,                                                                                               \
+      (float *p, float *m, float *v, const float *grad, uint16_t *p16, int64_t n, const adamw_coeffs *k),             \
+      (p, m, v, grad, p16, n, k))                                                                                      \
     V(adamw_update_rows,                                                                                               \
       (float *p, float *m, float *v, const float *grad, const uint8_t *used, const uint8_t *live, int64_t rows,       \
        int64_t width, const adamw_coeffs *k),                                                                          \

@@ -191,8 +191,9 @@ nerc_status encoder_forward(struct nerc_state *s, const nerc_batch *b, int train
     s->att_dropout_p = training ? c->attention_dropout : 0.0f;
     s->cls_dropout_p = training ? c->classifier_dropout : 0.0f;
     s->dropout_seed = seed;
-    if (s->w16)
-        encoder_refresh_w16(s); /* bf16 training: this step's weights */
+    if (s->w16 && !s->w16_current)
+        encoder_refresh_w16(s); /* bf16 training: this step's weights (unless the optimizer step wrote them) */
+    s->w16_current = 0;
     seed_sequences(s, b, seed);
     embeddings_forward(s, b);
     for (int64_t l = 0; l < L; l++)

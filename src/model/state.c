@@ -182,6 +182,35 @@ void encoder_refresh_w16(struct nerc_state *s) {
     }
 }
 
+int encoder_w16_copies(const struct nerc_state *s, uint16_t **per_tensor) {
+    const nerc_model *m = s->m;
+    for (int32_t t = 0; t < m->n_tensors; t++)
+        per_tensor[t] = NULL;
+    if (!s->w16)
+        return 0;
+    int32_t n = encoder_n_linears(m);
+    int64_t covered = 0, total = 0;
+    for (int32_t i = 0; i < n; i++) { /* a linear's weight is one tensor, or several back to back (q, k, v) */
+        linear_ref r = encoder_linear_at(m, &m->p, i);
+        int64_t lo = r.w - m->params_mem, hi = lo + r.IC * r.OC;
+        total += hi - lo;
+        for (int32_t t = 0; t < m->n_tensors; t++) {
+            const param_tensor *pt = &m->tensors[t];
+            if (pt->offset >= lo && pt->offset + pt->numel <= hi) {
+                per_tensor[t] = s->w16 + s->w16_off[i] + (pt->offset - lo);
+                covered += pt->numel;
+            }
+        }
+    }
+    if (covered == total)
+        return 1;
+    for (int32_t t = 0; t < m->n_tensors; t++) /* a weight no tensor covers: the forward pass refreshes them all */
+        per_tensor[t] = NULL;
+    return 0;
+}
+
+void encoder_w16_written(struct nerc_state *s) { s->w16_current = s->w16 != NULL; }
+
 nerc_status nerc_state_set_precision(nerc_state *s, nerc_precision p) {
     if (p == s->precision)
         return NERC_OK;

@@ -80,7 +80,7 @@ static int is_row_table(const param_tensor *t, const grad_rows *gr) {
 }
 
 void adamw_step(adamw_state *a, struct nerc_model *m, const float *grads, const grad_rows *gr, float grad_scale,
-                double lr, const adamw_hparams *hp) {
+                double lr, const adamw_hparams *hp, uint16_t *const *p16) {
     a->step++;
     double bc1 = 1.0 - pow((double)hp->beta1, (double)a->step);
     double bc2 = 1.0 - pow((double)hp->beta2, (double)a->step);
@@ -98,7 +98,10 @@ void adamw_step(adamw_state *a, struct nerc_model *m, const float *grads, const 
             for (int64_t r = 0; live && r < gr->rows; r++)
                 a->live[r] |= gr->used[r];
         } else {
-            adamw_update(p, mm, v, grads + t->offset, t->numel, &k);
+            if (p16 && p16[i])
+                adamw_update_bf16(p, mm, v, grads + t->offset, p16[i], t->numel, &k);
+            else
+                adamw_update(p, mm, v, grads + t->offset, t->numel, &k);
             if (!gr || t->offset == gr->offset)
                 adamw_moments_changed(a); /* the table (if it is this one) updated whole: any row may be live */
         }

@@ -50,9 +50,11 @@ nerc_status adamw_mark_live_rows(adamw_state *a, const grad_rows *gr, const int3
  *   p *= 1 - lr*wd  (wd = 0 for biases and LayerNorm weights)
  *   m = b1 m + (1-b1) g;  v = b2 v + (1-b2) g^2
  *   p -= lr/(1-b1^t) * m / (sqrt(v)/sqrt(1-b2^t) + eps)
- * gr (may be NULL): the rows known to be zero are not read. */
+ * gr (may be NULL): the rows known to be zero are not read. p16 (may be
+ * NULL): per tensor, a bf16 copy of p to write with the update (bf16
+ * training's weight copies, encoder_w16_copies), or NULL. */
 void adamw_step(adamw_state *a, struct nerc_model *m, const float *grads, const grad_rows *gr, float grad_scale,
-                double lr, const adamw_hparams *hp);
+                double lr, const adamw_hparams *hp, uint16_t *const *p16);
 
 /* sqrt(sum g^2) over all gradients (accumulated in double, in a fixed order:
  * the same bits at any thread count, and whether gr's zero rows are read or
