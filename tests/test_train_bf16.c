@@ -134,8 +134,19 @@ static void test_weight_copies(void) {
     memcpy(skipped, nerc_state_logits(s), bytes);
     CHECK_OK(nerc_forward(s, &batch, 0, 0)); /* refreshes them itself */
     CHECK_MSG(!memcmp(skipped, nerc_state_logits(s), bytes), "logits after AdamW's copies differ from a refresh");
+    /* weights changed after a step (as the trainer's reload of the best ones): stale copies are refreshed */
+    adamw_step(&opt, m, s->grad_mem, &gr, clip, 1e-2, &hp, p16);
+    encoder_w16_written(s);
+    linear_ref first = encoder_linear_at(m, &m->p, 0);
+    for (int64_t i = 0; i < first.IC * first.OC; i++)
+        first.w[i] *= 2.0f;
+    encoder_w16_stale(s);
+    CHECK_OK(nerc_forward(s, &batch, 0, 0));
+    memcpy(skipped, nerc_state_logits(s), bytes);
+    CHECK_OK(nerc_forward(s, &batch, 0, 0));
+    CHECK_MSG(!memcmp(skipped, nerc_state_logits(s), bytes), "a forward after encoder_w16_stale used the old copies");
     printf("  AdamW wrote %d bf16 weight copies, each the conversion of its new weights; the next forward's "
-           "logits are those of a refresh\n",
+           "logits are those of a refresh, also after the weights change behind the copies\n",
            n);
     free(skipped), free(p16);
     adamw_free(&opt);

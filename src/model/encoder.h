@@ -213,6 +213,9 @@ void encoder_refresh_w16(struct nerc_state *s);
  * calls encoder_w16_written, and the next forward pass skips its refresh. */
 int encoder_w16_copies(const struct nerc_state *s, uint16_t **per_tensor);
 void encoder_w16_written(struct nerc_state *s);
+/* The master weights changed outside the optimizer step (a reload): the next
+ * forward pass refreshes the copies. */
+void encoder_w16_stale(struct nerc_state *s);
 
 /* Output of block `layer` (or the embeddings for layer -1) of the last forward.
  * An inference state keeps only the last block's output. */

@@ -210,6 +210,10 @@ int encoder_w16_copies(const struct nerc_state *s, uint16_t **per_tensor) {
 }
 
 void encoder_w16_written(struct nerc_state *s) { s->w16_current = s->w16 != NULL; }
+void encoder_w16_stale(struct nerc_state *s) {
+    if (s)
+        s->w16_current = 0;
+}
 
 nerc_status nerc_state_set_precision(nerc_state *s, nerc_precision p) {
     if (p == s->precision)

@@ -375,6 +375,7 @@ nerc_status checkpoint_load_state(trainer *t, int64_t step) {
     if (st == NERC_OK)
         memcpy(t->m->params_mem, m->params_mem, (size_t)m->n_params * sizeof(float));
     nerc_model_free(m);
+    encoder_w16_stale(t->s);
     if (st == NERC_OK)
         st = load_moments(t, dir);
     if (st == NERC_OK)
@@ -390,6 +391,7 @@ nerc_status checkpoint_share_state(trainer *t) {
         return NERC_OK;
     int64_t n = t->m->n_params * (int64_t)sizeof(float);
     NERC_TRY(dist_bcast(t->m->params_mem, n, 0));
+    encoder_w16_stale(t->s);
     NERC_TRY(dist_bcast(t->opt.m, n, 0));
     NERC_TRY(dist_bcast(t->opt.v, n, 0));
     adamw_moments_changed(&t->opt);

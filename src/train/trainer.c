@@ -398,6 +398,7 @@ static nerc_status reload_best(trainer *t) {
     if (st == NERC_OK && best)
         memcpy(t->m->params_mem, best->params_mem, (size_t)best->n_params * sizeof(float));
     nerc_model_free(best);
+    encoder_w16_stale(t->s); /* the last step's bf16 copies are not the best weights' */
     NERC_TRY(dist_agree(st));
     return dist_bcast(t->m->params_mem, t->m->n_params * (int64_t)sizeof(float), 0);
 }
