@@ -134,6 +134,16 @@ static void test_weight_copies(void) {
     memcpy(skipped, nerc_state_logits(s), bytes);
     CHECK_OK(nerc_forward(s, &batch, 0, 0)); /* refreshes them itself */
     CHECK_MSG(!memcmp(skipped, nerc_state_logits(s), bytes), "logits after AdamW's copies differ from a refresh");
+    /* copies written, then the state switched to fp32 and back: its new copies are converted, not used blank */
+    adamw_step(&opt, m, s->grad_mem, &gr, clip, 1e-2, &hp, p16);
+    encoder_w16_written(s);
+    CHECK_OK(nerc_state_set_precision(s, NERC_PRECISION_FP32));
+    CHECK_OK(nerc_state_set_precision(s, NERC_PRECISION_BF16));
+    CHECK_OK(nerc_forward(s, &batch, 0, 0));
+    memcpy(skipped, nerc_state_logits(s), bytes);
+    CHECK_OK(nerc_forward(s, &batch, 0, 0));
+    CHECK_MSG(!memcmp(skipped, nerc_state_logits(s), bytes), "a forward after a precision switch used blank copies");
+    CHECK_MSG(encoder_w16_copies(s, p16) == 1, "the new copies are mapped again");
     /* weights changed after a step (as the trainer's reload of the best ones): stale copies are refreshed */
     adamw_step(&opt, m, s->grad_mem, &gr, clip, 1e-2, &hp, p16);
     encoder_w16_written(s);

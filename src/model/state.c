@@ -111,6 +111,7 @@ static void free_autocast(struct nerc_state *s) {
     free(s->out16);
     s->w16 = s->in16 = s->out16 = NULL;
     s->w16_off = NULL;
+    s->w16_current = 0; /* new copies are converted at the next forward pass */
 }
 
 void nerc_state_free(nerc_state *s) {
