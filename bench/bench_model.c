@@ -90,6 +90,8 @@ static void time_training(nerc_model *m, nerc_state *s, nerc_batcher *bt, const 
         adamw_step(&opt, m, s->grad_mem, &gr, clip, 2e-5, &hp, copies ? p16 : NULL);
         if (copies)
             encoder_w16_written(s);
+        else
+            encoder_w16_stale(s);
         double t3 = now_s();
         if (i < 0)
             continue;

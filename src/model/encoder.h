@@ -153,7 +153,7 @@ struct nerc_state {
      * every linear layer, refreshed at each training forward, and bf16 scratch */
     uint16_t *w16;            /* linear weights back to back, linear_ref.index order */
     int64_t *w16_off;         /* [n_linears] offset of each in w16 */
-    int w16_current;          /* the optimizer step just wrote w16: the next forward need not refresh it */
+    int w16_current;          /* w16 holds the master weights' conversion: a forward pass need not refresh it */
     uint16_t *in16, *out16;   /* (max_rows, widest linear side) */
 };
 
@@ -204,17 +204,19 @@ void encoder_dropout(const struct nerc_state *s, float *x, int64_t width, float 
 
 /* Activation slot of block l: its own in training, a shared one in inference. */
 static inline int64_t encoder_slot(const struct nerc_state *s, int64_t l) { return s->training ? l : 0; }
-/* bf16 training: converts the master weights into s->w16 (once per optimizer
- * step, at the forward pass, unless the step wrote them: encoder_w16_copies). */
+/* bf16 training: converts the master weights into s->w16. A forward pass
+ * does it when the copies are not current: after the state's creation or a
+ * precision switch, and after every change of the weights that did not write
+ * the copies too. Whoever writes the master weights of a bf16 training state
+ * therefore calls encoder_w16_written (it wrote every copy: AdamW with
+ * encoder_w16_copies) or encoder_w16_stale (it did not: a reload, a
+ * broadcast, an optimizer step without copies). */
 void encoder_refresh_w16(struct nerc_state *s);
-/* bf16 training: per_tensor[i] = where tensor i of the model (a linear
- * weight) has its bf16 copy in s->w16, else NULL; returns 0 (all NULL) when
- * the state keeps no copies. An optimizer step that writes every copy then
- * calls encoder_w16_written, and the next forward pass skips its refresh. */
+/* per_tensor[i] = where tensor i of the model (a linear weight) has its bf16
+ * copy in s->w16, else NULL; returns 0 (all NULL) when the state keeps no
+ * copies or some linear weight has no tensor of its own. */
 int encoder_w16_copies(const struct nerc_state *s, uint16_t **per_tensor);
 void encoder_w16_written(struct nerc_state *s);
-/* The master weights changed outside the optimizer step (a reload): the next
- * forward pass refreshes the copies. */
 void encoder_w16_stale(struct nerc_state *s);
 
 /* Output of block `layer` (or the embeddings for layer -1) of the last forward.

@@ -191,9 +191,10 @@ nerc_status encoder_forward(struct nerc_state *s, const nerc_batch *b, int train
     s->att_dropout_p = training ? c->attention_dropout : 0.0f;
     s->cls_dropout_p = training ? c->classifier_dropout : 0.0f;
     s->dropout_seed = seed;
-    if (s->w16 && !s->w16_current)
-        encoder_refresh_w16(s); /* bf16 training: this step's weights (unless the optimizer step wrote them) */
-    s->w16_current = 0;
+    if (s->w16 && !s->w16_current) { /* bf16 training: this step's weights (unless the optimizer step wrote them) */
+        encoder_refresh_w16(s);
+        s->w16_current = 1;
+    }
     seed_sequences(s, b, seed);
     embeddings_forward(s, b);
     for (int64_t l = 0; l < L; l++)

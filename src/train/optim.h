@@ -52,7 +52,8 @@ nerc_status adamw_mark_live_rows(adamw_state *a, const grad_rows *gr, const int3
  *   p -= lr/(1-b1^t) * m / (sqrt(v)/sqrt(1-b2^t) + eps)
  * gr (may be NULL): the rows known to be zero are not read. p16 (may be
  * NULL): per tensor, a bf16 copy of p to write with the update (bf16
- * training's weight copies, encoder_w16_copies), or NULL. */
+ * training's weight copies, encoder_w16_copies), or NULL. On a bf16 training
+ * state, follow with encoder_w16_written or encoder_w16_stale. */
 void adamw_step(adamw_state *a, struct nerc_model *m, const float *grads, const grad_rows *gr, float grad_scale,
                 double lr, const adamw_hparams *hp, uint16_t *const *p16);
 

@@ -249,6 +249,8 @@ static nerc_status train_step(trainer *t, double *loss_out, double *norm_out, in
     adamw_step(&t->opt, t->m, t->s->grad_mem, &gr, clip, lr, &t->hp, copies ? t->p16 : NULL);
     if (copies)
         encoder_w16_written(t->s);
+    else
+        encoder_w16_stale(t->s);
     t->batch_in_epoch += n_micro;
     t->step++;
     *loss_out = loss_sum;
