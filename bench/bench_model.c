@@ -68,9 +68,6 @@ static void time_training(nerc_model *m, nerc_state *s, nerc_batcher *bt, const 
         adamw_mark_live_rows(&opt, &all_rows, train->input_ids, train->n_tokens) != NERC_OK)
         exit(1);
     encoder_grads_settle(s, 1);
-    uint16_t **p16 = calloc((size_t)m->n_tensors, sizeof *p16); /* bf16: AdamW writes the weights' copies (trainer.c) */
-    if (!p16)
-        exit(1);
     for (int i = -2; i < steps; i++) { /* two warm-up batches */
         nerc_data_batch db;
         double loss;
@@ -86,12 +83,7 @@ static void time_training(nerc_model *m, nerc_state *s, nerc_batcher *bt, const 
         double norm;
         grad_rows gr = grad_rows_of(s);
         float clip = grad_clip_factor(s->grad_mem, m->n_params, &gr, 1.0, &norm);
-        int copies = encoder_w16_copies(s, p16);
-        adamw_step(&opt, m, s->grad_mem, &gr, clip, 2e-5, &hp, copies ? p16 : NULL);
-        if (copies)
-            encoder_w16_written(s);
-        else
-            encoder_w16_stale(s);
+        adamw_step_state(&opt, m, s, &gr, clip, 2e-5, &hp); /* as the trainer: bf16 copies written by AdamW */
         double t3 = now_s();
         if (i < 0)
             continue;
@@ -105,7 +97,6 @@ static void time_training(nerc_model *m, nerc_state *s, nerc_batcher *bt, const 
         t->n++;
     }
     adamw_free(&opt);
-    free(p16);
     gemm_timing_enable(0);
 }
 

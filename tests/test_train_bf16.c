@@ -117,8 +117,7 @@ static void test_weight_copies(void) {
     double norm;
     grad_rows gr = grad_rows_of(s);
     float clip = grad_clip_factor(s->grad_mem, m->n_params, &gr, 1.0, &norm);
-    adamw_step(&opt, m, s->grad_mem, &gr, clip, 1e-2, &hp, p16);
-    encoder_w16_written(s);
+    adamw_step_state(&opt, m, s, &gr, clip, 1e-2, &hp); /* the trainer's call */
     int32_t n = encoder_n_linears(m), same = 0;
     for (int32_t i = 0; i < n; i++) {
         linear_ref r = encoder_linear_at(m, &m->p, i);

@@ -26,6 +26,7 @@ void adamw_free(adamw_state *a) {
     free(a->m);
     free(a->v);
     free(a->live);
+    free(a->p16);
     memset(a, 0, sizeof *a);
 }
 
@@ -106,6 +107,18 @@ void adamw_step(adamw_state *a, struct nerc_model *m, const float *grads, const 
                 adamw_moments_changed(a); /* the table (if it is this one) updated whole: any row may be live */
         }
     }
+}
+
+void adamw_step_state(adamw_state *a, struct nerc_model *m, struct nerc_state *s, const grad_rows *gr,
+                      float grad_scale, double lr, const adamw_hparams *hp) {
+    if (s->w16 && !a->p16) /* NULL when out of memory: no copies written, the forward pass converts them */
+        a->p16 = malloc((size_t)m->n_tensors * sizeof *a->p16);
+    int copies = a->p16 && encoder_w16_copies(s, a->p16);
+    adamw_step(a, m, s->grad_mem, gr, grad_scale, lr, hp, copies ? a->p16 : NULL);
+    if (copies)
+        encoder_w16_written(s);
+    else
+        encoder_w16_stale(s);
 }
 
 /* Fixed chunks summed in order: the same bits whatever the thread count. */

@@ -23,6 +23,7 @@ typedef struct {
      * live_rows 0: not known; the next step by rows finds them from m and v. */
     uint8_t *live;
     int64_t live_rows;
+    uint16_t **p16; /* [n_tensors] scratch of adamw_step_state: where each tensor's bf16 copy lives */
 } adamw_state;
 
 nerc_status adamw_init(adamw_state *a, int64_t n_params);
@@ -53,9 +54,16 @@ nerc_status adamw_mark_live_rows(adamw_state *a, const grad_rows *gr, const int3
  * gr (may be NULL): the rows known to be zero are not read. p16 (may be
  * NULL): per tensor, a bf16 copy of p to write with the update (bf16
  * training's weight copies, encoder_w16_copies), or NULL. On a bf16 training
- * state, follow with encoder_w16_written or encoder_w16_stale. */
+ * state, follow with encoder_w16_written or encoder_w16_stale (as
+ * adamw_step_state does). */
 void adamw_step(adamw_state *a, struct nerc_model *m, const float *grads, const grad_rows *gr, float grad_scale,
                 double lr, const adamw_hparams *hp, uint16_t *const *p16);
+/* adamw_step over m (s's model) with s's gradients; in bf16 training it
+ * writes the state's bf16 weight copies with the update and marks them
+ * written (stale, to be refreshed by the next forward pass, when they cannot
+ * be mapped). */
+void adamw_step_state(adamw_state *a, struct nerc_model *m, struct nerc_state *s, const grad_rows *gr,
+                      float grad_scale, double lr, const adamw_hparams *hp);
 
 /* sqrt(sum g^2) over all gradients (accumulated in double, in a fixed order:
  * the same bits at any thread count, and whether gr's zero rows are read or

@@ -129,8 +129,6 @@ static nerc_status setup_compute(trainer *t) {
     NERC_TRY(nerc_state_set_precision(t->s, p->precision));
     NERC_TRY(nerc_batcher_init(&t->bt, t->enc_train, p->batch_size));
     NERC_TRY(adamw_init(&t->opt, t->m->n_params));
-    if (!(t->p16 = calloc((size_t)t->m->n_tensors, sizeof *t->p16)))
-        return nerc_errorf(NERC_ERR_NOMEM, "out of memory");
     t->hp = (adamw_hparams){(float)p->adam_beta1, (float)p->adam_beta2, (float)p->adam_eps, (float)p->weight_decay};
     int64_t n_batches = nerc_batcher_n_batches(t->bt);
     t->steps_per_epoch = (n_batches + p->grad_accum - 1) / p->grad_accum;
@@ -245,12 +243,7 @@ static nerc_status train_step(trainer *t, double *loss_out, double *norm_out, in
     if (!isfinite(norm))
         return numeric_error(t, "the gradient norm", norm);
     double lr = lr_linear(t->p->lr, t->step, t->warmup_steps, t->total_steps);
-    int copies = encoder_w16_copies(t->s, t->p16); /* bf16 training: AdamW writes the weights' bf16 copies */
-    adamw_step(&t->opt, t->m, t->s->grad_mem, &gr, clip, lr, &t->hp, copies ? t->p16 : NULL);
-    if (copies)
-        encoder_w16_written(t->s);
-    else
-        encoder_w16_stale(t->s);
+    adamw_step_state(&t->opt, t->m, t->s, &gr, clip, lr, &t->hp); /* bf16: with the weights' bf16 copies */
     t->batch_in_epoch += n_micro;
     t->step++;
     *loss_out = loss_sum;
@@ -466,7 +459,6 @@ static void trainer_free(trainer *t) {
         fclose(t->log);
     json_decref(t->history);
     adamw_free(&t->opt);
-    free(t->p16);
     nerc_batcher_free(t->bt);
     nerc_state_free(t->s);
     nerc_state_free(t->eval_s);

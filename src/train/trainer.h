@@ -38,7 +38,6 @@ typedef struct {
     data_parallel dp;
     adamw_state opt;
     adamw_hparams hp;
-    uint16_t **p16;          /* [n_tensors] bf16 training: each linear weight's bf16 copy, written by AdamW */
     /* position: the next optimizer step is `step`; it starts at batch
      * `batch_in_epoch` of epoch `epoch` (order = f(seed, epoch)) */
     int64_t step, total_steps, warmup_steps, steps_per_epoch;
