@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/mem.h"
 #include "core/rng.h"
 #include "kernels/gemm.h"
 #include "kernels/ops.h"
@@ -439,8 +440,31 @@ static void test_vmath(void) {
     printf("  %-28s exp rel err %.2e, erf abs err %.2e\n", "vm_expf / vm_erff", worst_exp, worst_erf);
 }
 
+/* calloc_touched: zeros over every chunk and the tail (3 chunks + 5 bytes;
+ * and a small block that malloc may hand back dirty), NULL when n * size
+ * overflows. */
+static void test_calloc_touched(void) {
+    size_t sizes[3] = {3 * (1u << 21) + 5, 1000, 1000}; /* (the first parallel region allocates) */
+    for (int k = 0; k < 3; k++) {
+        size_t n = sizes[k];
+        volatile unsigned char *dirty = malloc(n); /* volatile: the stores are not optimised away */
+        for (size_t i = 0; dirty && i < n; i++)
+            dirty[i] = 0xff;
+        free((void *)dirty);
+        unsigned char *p = calloc_touched(n, 1);
+        CHECK(p != NULL);
+        size_t nonzero = 0;
+        for (size_t i = 0; p && i < n; i++)
+            nonzero += p[i] != 0;
+        CHECK_MSG(nonzero == 0, "%zu of %zu bytes not zero", nonzero, n);
+        free(p);
+    }
+    CHECK(calloc_touched(SIZE_MAX / 2, 4) == NULL);
+}
+
 int main(void) {
     rng_seed(&rng, 1234);
+    test_calloc_touched();
     test_vmath();
     test_gemm();
     test_linear();

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/mem.h"
 #include "kernels/convert.h"
 #include "model/encoder.h"
 
@@ -78,7 +79,7 @@ nerc_status nerc_state_init(nerc_state **out, const nerc_model *m, int32_t max_s
     if (st == NERC_OK)
         st = state_alloc_acts(s);
     if (st == NERC_OK && s->training) {
-        s->grad_mem = calloc((size_t)m->n_params, sizeof(float));
+        s->grad_mem = calloc_touched((size_t)m->n_params, sizeof(float));
         s->word_row_used = calloc((size_t)m->cfg.vocab_size, 1);
         s->word_rows = calloc((size_t)m->cfg.vocab_size, sizeof *s->word_rows);
         if (!s->grad_mem || !s->word_row_used || !s->word_rows)

@@ -6,14 +6,15 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/mem.h"
 #include "kernels/adamw.h"
 
 adamw_hparams adamw_defaults(void) { return (adamw_hparams){0.9f, 0.999f, 1e-8f, 0.0f}; }
 
 nerc_status adamw_init(adamw_state *a, int64_t n_params) {
     memset(a, 0, sizeof *a);
-    a->m = calloc((size_t)n_params, sizeof(float));
-    a->v = calloc((size_t)n_params, sizeof(float));
+    a->m = calloc_touched((size_t)n_params, sizeof(float));
+    a->v = calloc_touched((size_t)n_params, sizeof(float));
     if (!a->m || !a->v) {
         adamw_free(a);
         return nerc_errorf(NERC_ERR_NOMEM, "cannot allocate AdamW moments for %lld parameters", (long long)n_params);
