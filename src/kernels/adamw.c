@@ -40,6 +40,32 @@ void SIMD_NAME(adamw_update_bf16)(float *p, float *m, float *v, const float *gra
     }
 }
 
+static inline void decay_row(float *restrict p, float decay, int64_t n) {
+    if (decay != 1.0f)
+        for (int64_t i = 0; i < n; i++)
+            p[i] *= decay;
+}
+
+void SIMD_NAME(adamw_replay_rows)(float *p, float *m, float *v, const float *grad, const uint8_t *live, int64_t width,
+                                  const adamw_replay *rp) {
+    int64_t last_zero = grad ? rp->to_step - 1 : rp->to_step; /* the last step with zero gradients */
+#pragma omp parallel for schedule(dynamic, 4)
+    for (int64_t i = 0; i < rp->n; i++) {
+        int64_t r = rp->rows[i], at = r * width;
+        int is_live = !live || live[r];
+        for (int64_t step = rp->row_step[r] + 1; step <= last_zero; step++) {
+            const adamw_coeffs *k = &rp->log[step - rp->log_first - 1];
+            if (is_live)
+                adamw_run(p + at, m + at, v + at, NULL, k, width);
+            else
+                decay_row(p + at, k->decay_factor, width);
+        }
+        if (grad)
+            adamw_run(p + at, m + at, v + at, grad + at, &rp->log[rp->to_step - rp->log_first - 1], width);
+        rp->row_step[r] = rp->to_step;
+    }
+}
+
 void SIMD_NAME(adamw_update_rows)(float *p, float *m, float *v, const float *grad, const uint8_t *used,
                                   const uint8_t *live, int64_t rows, int64_t width, const adamw_coeffs *k) {
     float decay = k->decay_factor;
@@ -50,9 +76,8 @@ void SIMD_NAME(adamw_update_rows)(float *p, float *m, float *v, const float *gra
             adamw_run(p + at, m + at, v + at, grad + at, k, width);
         else if (!live || live[r])
             adamw_run(p + at, m + at, v + at, NULL, k, width);
-        else if (decay != 1.0f)
-            for (int64_t i = at; i < at + width; i++)
-                p[i] *= decay;
+        else
+            decay_row(p + at, decay, width);
     }
 }
 

@@ -27,6 +27,26 @@ void adamw_update_bf16(float *p, float *m, float *v, const float *grad, uint16_t
 void adamw_update_rows(float *p, float *m, float *v, const float *grad, const uint8_t *used, const uint8_t *live,
                        int64_t rows, int64_t width, const adamw_coeffs *k);
 
+/* Rows of a table brought up to date lazily (train/optim.c, lazy_rows): row
+ * r holds the result of every step through row_step[r]; log[i] holds the
+ * coefficients of step log_first + 1 + i. */
+typedef struct {
+    const int32_t *rows; /* the rows to bring to to_step (distinct) */
+    int64_t n;
+    int64_t *row_step; /* [table rows], set to to_step */
+    const adamw_coeffs *log;
+    int64_t log_first, to_step;
+} adamw_replay;
+
+/* For each listed row, the steps row_step[r] + 1 .. to_step as
+ * adamw_update_rows would have run them one by one: with zero gradients
+ * (moments and update if live[r] or live NULL, else p *= decay_factor), the
+ * last one with the row's gradient when grad is not NULL (grad + r * width).
+ * The same arithmetic in the same order: the same bits as running every step
+ * on every row, with each row's three vectors read and written once. */
+void adamw_replay_rows(float *p, float *m, float *v, const float *grad, const uint8_t *live, int64_t width,
+                       const adamw_replay *rp);
+
 /* sum x^2 in double over 32 interleaved partial sums (4 AVX-512 or 8 AVX2
  * registers: FMA chains that keep up with memory), then the partials and the
  * tail in order: the same bits at either ISA level. One thread. */

@@ -74,6 +74,9 @@
       (float *p, float *m, float *v, const float *grad, const uint8_t *used, const uint8_t *live, int64_t rows,       \
        int64_t width, const adamw_coeffs *k),                                                                          \
       (p, m, v, grad, used, live, rows, width, k))                                                                     \
+    V(adamw_replay_rows,                                                                                               \
+      (float *p, float *m, float *v, const float *grad, const uint8_t *live, int64_t width, const adamw_replay *rp),  \
+      (p, m, v, grad, live, width, rp))                                                                                \
     V(quantize_rows_u8,                                                                                                \
       (uint8_t *q, float *scale, int32_t *zero, const float *x, int64_t N, int64_t C, int32_t qmax),                   \
       (q, scale, zero, x, N, C, qmax))                                                                                 \

@@ -28,10 +28,24 @@ void adamw_free(adamw_state *a) {
     free(a->v);
     free(a->live);
     free(a->p16);
+    free(a->row_step);
+    free(a->row_list);
+    free(a->row_listed);
+    free(a->log);
     memset(a, 0, sizeof *a);
 }
 
-void adamw_moments_changed(adamw_state *a) { a->live_rows = 0; }
+/* Every row holds every step taken so far: nothing deferred (the lazy table,
+ * if any, restarts from a->step at its next step). */
+static void rows_all_current(adamw_state *a) {
+    a->log_len = 0;
+    a->log_first = -2; /* never a->step - 1: the next lazy step sets every row_step */
+}
+
+void adamw_moments_changed(adamw_state *a) {
+    a->live_rows = 0;
+    rows_all_current(a);
+}
 
 static int any_bits(const float *x, int64_t n) {
     uint32_t any = 0;
@@ -70,6 +84,99 @@ nerc_status adamw_mark_live_rows(adamw_state *a, const grad_rows *gr, const int3
     return NERC_OK;
 }
 
+/* ---- lazily updated rows ------------------------------------------------------- */
+
+/* Runs the deferred steps of the rows row_list[0..n) (and the current step's
+ * gradient, when grad is not NULL), through the last logged step. */
+static void replay_rows(adamw_state *a, float *params, const float *grad, int64_t n) {
+    adamw_replay rp = {a->row_list, n, a->row_step, a->log, a->log_first, a->log_first + a->log_len};
+    int64_t at = a->table_offset;
+    const uint8_t *live = a->live_rows == a->table_rows ? a->live : NULL; /* NULL: all live, the same bits */
+    adamw_replay_rows(params + at, a->m + at, a->v + at, grad ? grad + at : NULL, live, a->table_width, &rp);
+}
+
+static void flush_rows(adamw_state *a, float *params) {
+    if (a->log_len == 0)
+        return;
+    int64_t to = a->log_first + a->log_len, n = 0;
+    for (int64_t r = 0; r < a->table_rows; r++)
+        if (a->row_step[r] < to)
+            a->row_list[n++] = (int32_t)r;
+    replay_rows(a, params, NULL, n);
+    a->log_first = to;
+    a->log_len = 0;
+}
+
+void adamw_rows_current(adamw_state *a, float *params, const int32_t *ids, int64_t n) {
+    if (a->log_len == 0)
+        return;
+    if (!ids) {
+        flush_rows(a, params);
+        return;
+    }
+    int64_t to = a->log_first + a->log_len, k = 0;
+    for (int64_t i = 0; i < n; i++) {
+        int32_t r = ids[i];
+        if (r >= 0 && r < a->table_rows && a->row_step[r] < to && !a->row_listed[r]) {
+            a->row_listed[r] = 1;
+            a->row_list[k++] = r;
+        }
+    }
+    for (int64_t i = 0; i < k; i++)
+        a->row_listed[a->row_list[i]] = 0;
+    replay_rows(a, params, NULL, k);
+}
+
+static int alloc_lazy_table(adamw_state *a, const grad_rows *gr) {
+    a->row_step = malloc((size_t)gr->rows * sizeof *a->row_step);
+    a->row_list = malloc((size_t)gr->rows * sizeof *a->row_list);
+    a->row_listed = calloc((size_t)gr->rows, 1);
+    a->log = malloc(ADAMW_LOG_MAX * sizeof *a->log);
+    if (!a->row_step || !a->row_list || !a->row_listed || !a->log) {
+        free(a->row_step), free(a->row_list), free(a->row_listed), free(a->log);
+        a->row_step = NULL, a->row_list = NULL, a->row_listed = NULL, a->log = NULL;
+        return 0; /* no lazy rows: every row every step, the same result */
+    }
+    a->table_offset = gr->offset, a->table_rows = gr->rows, a->table_width = gr->width;
+    rows_all_current(a); /* row_step is set at the first lazy step */
+    return 1;
+}
+
+/* Can this step (a->step, already counted) update gr's table lazily? Then
+ * every row is current through the step before or in the log. */
+static int lazy_step(adamw_state *a, float *params, const grad_rows *gr) {
+    if (!a->lazy_rows || !gr || !gr->used)
+        return 0;
+    if (!a->table_rows && !alloc_lazy_table(a, gr))
+        return 0;
+    if (gr->offset != a->table_offset || gr->rows != a->table_rows || gr->width != a->table_width)
+        return 0;
+    if (a->log_first + a->log_len != a->step - 1) { /* the moments or the step count were set from outside */
+        flush_rows(a, params);
+        for (int64_t r = 0; r < a->table_rows; r++)
+            a->row_step[r] = a->step - 1;
+        a->log_first = a->step - 1;
+        a->log_len = 0;
+    }
+    if (a->log_len == ADAMW_LOG_MAX)
+        flush_rows(a, params);
+    return 1;
+}
+
+/* This step on the table's used rows, each first brought through the steps it skipped. */
+static void lazy_table_step(adamw_state *a, float *params, const float *grads, const grad_rows *gr,
+                            const adamw_coeffs *k) {
+    a->log[a->log_len++] = *k;
+    int64_t n = 0;
+    for (int64_t r = 0; r < gr->rows; r++)
+        if (gr->used[r])
+            a->row_list[n++] = (int32_t)r;
+    (void)find_live_rows(a, gr); /* NULL (no table): every row treated as live, the same bits */
+    replay_rows(a, params, grads, n);
+    for (int64_t i = 0; a->live_rows == gr->rows && i < n; i++)
+        a->live[a->row_list[i]] = 1;
+}
+
 grad_rows grad_rows_of(const struct nerc_state *s) {
     const nerc_model *m = s->m;
     return (grad_rows){s->g.cat[P_WORD_EMB] - s->grad_mem, m->cfg.vocab_size, m->cfg.dim,
@@ -84,6 +191,9 @@ static int is_row_table(const param_tensor *t, const grad_rows *gr) {
 void adamw_step(adamw_state *a, struct nerc_model *m, const float *grads, const grad_rows *gr, float grad_scale,
                 double lr, const adamw_hparams *hp, uint16_t *const *p16) {
     a->step++;
+    int lazy = lazy_step(a, m->params_mem, gr);
+    if (!lazy)
+        flush_rows(a, m->params_mem); /* the table is updated whole below: bring it current first */
     double bc1 = 1.0 - pow((double)hp->beta1, (double)a->step);
     double bc2 = 1.0 - pow((double)hp->beta2, (double)a->step);
     adamw_coeffs k = {grad_scale, 1.0f, hp->beta1, hp->beta2, (float)(lr / bc1), (float)sqrt(bc2), hp->eps};
@@ -94,7 +204,9 @@ void adamw_step(adamw_state *a, struct nerc_model *m, const float *grads, const 
         float wd = t->no_decay ? 0.0f : hp->weight_decay;
         k.decay_factor = (float)(1.0 - lr * (double)wd);
         float *p = m->params_mem + t->offset, *mm = a->m + t->offset, *v = a->v + t->offset;
-        if (is_row_table(t, gr)) {
+        if (lazy && is_row_table(t, gr)) {
+            lazy_table_step(a, m->params_mem, grads, gr, &k);
+        } else if (is_row_table(t, gr)) {
             const uint8_t *live = find_live_rows(a, gr); /* NULL: every row */
             adamw_update_rows(p, mm, v, grads + t->offset, gr->used, live, gr->rows, gr->width, &k);
             for (int64_t r = 0; live && r < gr->rows; r++)

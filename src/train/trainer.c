@@ -129,6 +129,7 @@ static nerc_status setup_compute(trainer *t) {
     NERC_TRY(nerc_state_set_precision(t->s, p->precision));
     NERC_TRY(nerc_batcher_init(&t->bt, t->enc_train, p->batch_size));
     NERC_TRY(adamw_init(&t->opt, t->m->n_params));
+    t->opt.lazy_rows = 1; /* rows brought current before each forward pass, evaluation and save */
     t->hp = (adamw_hparams){(float)p->adam_beta1, (float)p->adam_beta2, (float)p->adam_eps, (float)p->weight_decay};
     int64_t n_batches = nerc_batcher_n_batches(t->bt);
     t->steps_per_epoch = (n_batches + p->grad_accum - 1) / p->grad_accum;
@@ -227,6 +228,7 @@ static nerc_status train_step(trainer *t, double *loss_out, double *norm_out, in
             dp_begin_sync(t);
         if (mine.n_seqs == 0)
             continue; /* more ranks than sequences: this rank adds nothing */
+        adamw_rows_current(&t->opt, t->m->params_mem, mine.input_ids, mine.n_tokens);
         NERC_TRY(nerc_forward(t->s, &mine, 1, dropout_seed(t->p->seed, t->step, k)));
         NERC_TRY(nerc_loss(t->s, &mine, (double)(counted ? counted : 1), &loss));
         NERC_TRY(nerc_backward(t->s, &mine));
@@ -311,6 +313,7 @@ static nerc_status evaluate_split(trainer *t, const char *split, const nerc_data
 /* Rank 0 writes the checkpoint; every rank learns whether it worked. */
 static nerc_status save_checkpoint(trainer *t) {
     nerc_status st = NERC_OK;
+    adamw_rows_current(&t->opt, t->m->params_mem, NULL, 0);
     if (t->dp.rank == 0)
         st = checkpoint_save(t);
     else
@@ -321,6 +324,7 @@ static nerc_status save_checkpoint(trainer *t) {
 /* Evaluates on validation; keeps the best model in OUT; checkpoints. */
 static nerc_status evaluate_and_checkpoint(trainer *t, int *stop_early) {
     nerc_eval_result r;
+    adamw_rows_current(&t->opt, t->m->params_mem, NULL, 0); /* every row as of this step */
     NERC_TRY(evaluate_split(t, "validation", t->dev, t->enc_dev, &r));
     double f1 = r.word.micro.f1;
     log_entry(t, eval_json(t, "validation", &r));
@@ -437,6 +441,7 @@ static nerc_status write_results(trainer *t, const nerc_train_result *res) {
 }
 
 static nerc_status finish(trainer *t, nerc_train_result *res) {
+    adamw_rows_current(&t->opt, t->m->params_mem, NULL, 0);
     res->steps = t->step;
     res->best_f1 = t->best_f1;
     res->best_step = t->best_step;
