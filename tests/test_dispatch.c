@@ -102,7 +102,8 @@ static void compare_elementwise(void) {
     enum { N = 1037 };
     static float x[N], p[2][N], mo[2][N], v[2][N], g[N];
     static uint16_t h[2][N];
-    double sq[2][3];
+    double sq[2][3], streams[2][SUM_SQUARES_STREAMS];
+    int streams_apart = 0;
     rng_state r;
     rng_seed(&r, 5);
     for (int i = 0; i < N; i++) {
@@ -116,6 +117,13 @@ static void compare_elementwise(void) {
         simd_select(l == 0 ? CPU_ISA_AVX2 : CPU_ISA_AVX512);
         f32_to_bf16(h[l], x, N);
         sq[l][0] = sum_squares_f32(g, N), sq[l][1] = sum_squares_f32(g + 3, 31), sq[l][2] = sum_squares_f32(g, 64);
+        for (int n = 1; n <= SUM_SQUARES_STREAMS; n++) { /* side by side = one by one (97: 3 x 32 + a tail) */
+            sum_squares_f32_streams(g + n, 101, 97, n, streams[l]);
+            for (int j = 0; j < n; j++) {
+                double one = sum_squares_f32(g + n + j * 101, 97);
+                streams_apart += memcmp(&one, &streams[l][j], sizeof one) != 0;
+            }
+        }
         adamw_coeffs k = {0.5f, 0.999f, 0.9f, 0.999f, 1e-3f, 0.03f, 1e-8f};
         for (int step = 0; step < 3; step++)
             adamw_update(p[l], mo[l], v[l], g, N, &k);
@@ -124,6 +132,8 @@ static void compare_elementwise(void) {
     CHECK(!memcmp(h[0], h[1], sizeof h[0]));
     CHECK(!memcmp(p[0], p[1], sizeof p[0]) && !memcmp(v[0], v[1], sizeof v[0]));
     CHECK(!memcmp(sq[0], sq[1], sizeof sq[0])); /* the gradient norm's sums */
+    CHECK_MSG(streams_apart == 0, "%d sums of streams read side by side differ from one by one", streams_apart);
+    CHECK(!memcmp(streams[0], streams[1], sizeof streams[0]));
     double want = 0.0;
     for (int i = 0; i < N; i++)
         want += (double)g[i] * g[i];

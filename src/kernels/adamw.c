@@ -81,17 +81,38 @@ void SIMD_NAME(adamw_update_rows)(float *p, float *m, float *v, const float *gra
     }
 }
 
-double SIMD_NAME(sum_squares_f32)(const float *x, int64_t n) {
-    enum { LANES = 32 };
-    double acc[LANES] = {0};
-    int64_t i = 0;
-    for (; i + LANES <= n; i += LANES)
-        for (int k = 0; k < LANES; k++)
-            acc[k] = __builtin_fma((double)x[i + k], (double)x[i + k], acc[k]);
+enum { SQ_LANES = 32 };
+
+/* The 32 partial sums, then the tail, in order (both kernels below). */
+static inline double sum_squares_finish(const double *acc, const float *x, int64_t i, int64_t n) {
     double s = 0.0;
-    for (int k = 0; k < LANES; k++)
+    for (int k = 0; k < SQ_LANES; k++)
         s += acc[k];
     for (; i < n; i++)
         s = __builtin_fma((double)x[i], (double)x[i], s);
     return s;
+}
+
+double SIMD_NAME(sum_squares_f32)(const float *x, int64_t n) {
+    double acc[SQ_LANES] = {0};
+    int64_t i = 0;
+    for (; i + SQ_LANES <= n; i += SQ_LANES)
+        for (int k = 0; k < SQ_LANES; k++)
+            acc[k] = __builtin_fma((double)x[i + k], (double)x[i + k], acc[k]);
+    return sum_squares_finish(acc, x, i, n);
+}
+
+void SIMD_NAME(sum_squares_f32_streams)(const float *x, int64_t stride, int64_t n, int streams, double *out) {
+    double acc[SUM_SQUARES_STREAMS][SQ_LANES] = {{0}};
+    if (streams > SUM_SQUARES_STREAMS)
+        streams = SUM_SQUARES_STREAMS;
+    int64_t i = 0;
+    for (; i + SQ_LANES <= n; i += SQ_LANES)
+        for (int j = 0; j < streams; j++) {
+            const float *xj = x + j * stride + i;
+            for (int k = 0; k < SQ_LANES; k++)
+                acc[j][k] = __builtin_fma((double)xj[k], (double)xj[k], acc[j][k]);
+        }
+    for (int j = 0; j < streams; j++)
+        out[j] = sum_squares_finish(acc[j], x + j * stride, i, n);
 }

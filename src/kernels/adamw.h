@@ -51,5 +51,11 @@ void adamw_replay_rows(float *p, float *m, float *v, const float *grad, const ui
  * registers: FMA chains that keep up with memory), then the partials and the
  * tail in order: the same bits at either ISA level. One thread. */
 double sum_squares_f32(const float *x, int64_t n);
+/* out[j] = sum_squares_f32(x + j * stride, n) for j < streams (at most
+ * SUM_SQUARES_STREAMS), bit for bit, reading the streams side by side: one
+ * thread keeps more misses in flight (a read-only pass over 172 MB of
+ * gradients: 20 -> 32 GB/s on 2 threads of the Intel Xeon VM). */
+#define SUM_SQUARES_STREAMS 8
+void sum_squares_f32_streams(const float *x, int64_t stride, int64_t n, int streams, double *out);
 
 #endif

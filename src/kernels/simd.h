@@ -65,6 +65,8 @@
       (ctx, att, qkv, lay, C, H))                                                                                      \
     V(f32_to_bf16, (uint16_t *dst, const float *src, int64_t n), (dst, src, n))                                        \
     R(double, sum_squares_f32, (const float *x, int64_t n), (x, n))                                                    \
+    V(sum_squares_f32_streams, (const float *x, int64_t stride, int64_t n, int streams, double *out),                  \
+      (x, stride, n, streams, out))                                                                                    \
     V(adamw_update, (float *p, float *m, float *v, const float *grad, int64_t n, const adamw_coeffs *k),               \
       (p, m, v, grad, n, k))                                                                                           \
     V(adamw_update_bf16,                                                                                               \

@@ -236,14 +236,23 @@ void adamw_step_state(adamw_state *a, struct nerc_model *m, struct nerc_state *s
 
 /* Fixed chunks summed in order: the same bits whatever the thread count. */
 #define NORM_CHUNKS 64
+_Static_assert(NORM_CHUNKS % SUM_SQUARES_STREAMS == 0, "norm chunks come in groups read side by side");
 
 static double sum_squares(const float *grads, int64_t n) {
+    enum { GROUPS = NORM_CHUNKS / SUM_SQUARES_STREAMS };
     double part[NORM_CHUNKS] = {0};
     int64_t chunk = (n + NORM_CHUNKS - 1) / NORM_CHUNKS;
+    int full = chunk ? (int)(n / chunk) : 0; /* chunks [0, full) have `chunk` values; the next one fewer */
 #pragma omp parallel for schedule(static)
-    for (int ch = 0; ch < NORM_CHUNKS; ch++) {
-        int64_t lo = ch * chunk, hi = lo + chunk < n ? lo + chunk : n;
-        part[ch] = hi > lo ? sum_squares_f32(grads + lo, hi - lo) : 0.0;
+    for (int grp = 0; grp < GROUPS; grp++) {
+        int c0 = grp * SUM_SQUARES_STREAMS, c1 = c0 + SUM_SQUARES_STREAMS;
+        int side_by_side = (full < c1 ? full : c1) - c0;
+        if (side_by_side > 0)
+            sum_squares_f32_streams(grads + c0 * chunk, chunk, chunk, side_by_side, part + c0);
+        for (int ch = c0 + (side_by_side > 0 ? side_by_side : 0); ch < c1; ch++) {
+            int64_t lo = ch * chunk, hi = lo + chunk < n ? lo + chunk : n;
+            part[ch] = hi > lo ? sum_squares_f32(grads + lo, hi - lo) : 0.0;
+        }
     }
     double s = 0.0;
     for (int ch = 0; ch < NORM_CHUNKS; ch++)
