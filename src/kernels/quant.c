@@ -5,31 +5,39 @@
 #include "kernels/quant.h"
 #include "kernels/simd.h"
 
-typedef float v16f __attribute__((vector_size(16 * sizeof(float))));
-typedef int32_t v16i __attribute__((vector_size(16 * sizeof(int32_t))));
+/* The running min / max in one vector register per bound: 16 lanes with
+ * AVX-512, 8 with AVX2 (GCC turns a vector wider than the ISA's registers
+ * into scalar code through the stack). The bounds do not depend on the lanes. */
+#ifdef __AVX512F__
+#define MINMAX_LANES 16
+#else
+#define MINMAX_LANES 8
+#endif
+typedef float vlf __attribute__((vector_size(MINMAX_LANES * sizeof(float))));
+typedef int32_t vli __attribute__((vector_size(MINMAX_LANES * sizeof(int32_t))));
 
 void SIMD_NAME(quantize_rows_u8)(uint8_t *q, float *scale, int32_t *zero, const float *x, int64_t N, int64_t C,
                                  int32_t qmax) {
 #pragma omp parallel for schedule(static)
     for (int64_t n = 0; n < N; n++) {
         const float *r = x + n * C;
-        /* 16 lanes of running min / max as one vector (per lane the plain
+        /* lanes of running min / max as one vector (per lane the plain
            `x < lo ? x : lo`; GCC left the array form to scalar minss / maxss) */
-        v16f vlo = {0}, vhi = {0};
+        vlf vlo = {0}, vhi = {0};
         int64_t c = 0;
-        for (; c + 16 <= C; c += 16) {
-            v16f v;
+        for (; c + MINMAX_LANES <= C; c += MINMAX_LANES) {
+            vlf v;
             memcpy(&v, r + c, sizeof v);
-            v16i lt = v < vlo, gt = v > vhi;
-            vlo = (v16f)((lt & (v16i)v) | (~lt & (v16i)vlo));
-            vhi = (v16f)((gt & (v16i)v) | (~gt & (v16i)vhi));
+            vli lt = v < vlo, gt = v > vhi;
+            vlo = (vlf)((lt & (vli)v) | (~lt & (vli)vlo));
+            vhi = (vlf)((gt & (vli)v) | (~gt & (vli)vhi));
         }
         float lo = 0.0f, hi = 0.0f;
         for (; c < C; c++) {
             lo = r[c] < lo ? r[c] : lo;
             hi = r[c] > hi ? r[c] : hi;
         }
-        for (int k = 0; k < 16; k++) {
+        for (int k = 0; k < MINMAX_LANES; k++) {
             lo = vlo[k] < lo ? vlo[k] : lo;
             hi = vhi[k] > hi ? vhi[k] : hi;
         }
