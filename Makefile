@@ -40,8 +40,12 @@ LIB_SRC  := $(filter-out src/cli/% src/dist/dist_$(if $(MPI),none,mpi).c,$(LIB_S
 SIMD_SRC := src/kernels/ops.c src/kernels/attention.c src/kernels/convert.c src/kernels/adamw.c src/kernels/quant.c \
             src/kernels/fused.c src/kernels/simd_table.c
 SIMD_LEVELS := avx2 avx512
-SIMD_FLAGS_avx2   := -march=x86-64-v3 -mtune=generic
-SIMD_FLAGS_avx512 := -march=x86-64-v4 -mtune=generic -mprefer-vector-width=512
+# -fno-trapping-math: FP operations may run on lanes whose result a select then
+# drops (nerc never reads the FP exception flags; values are unchanged). Without
+# it GCC keeps a loop with a clamp or a NaN test before arithmetic (vm_expf,
+# vm_erff: GELU, its slope) scalar at the AVX2 level, where it has no masks.
+SIMD_FLAGS_avx2   := -march=x86-64-v3 -mtune=generic -fno-trapping-math
+SIMD_FLAGS_avx512 := -march=x86-64-v4 -mtune=generic -mprefer-vector-width=512 -fno-trapping-math
 LIB_SRC  := $(filter-out $(SIMD_SRC),$(LIB_SRC))
 # Compiled for plain x86-64 so that a CPU without AVX2 gets a message, not SIGILL.
 BASELINE_SRC := src/core/cpu.c src/cli/main.c
@@ -83,6 +87,8 @@ $(BUILD)/simd-$(1)/%.o: %.c
 	$$(CC) $$(CFLAGS) $$(SIMD_FLAGS_$(1)) -DNERC_SIMD=$(1) -MMD -MP -c $$< -o $$@
 endef
 $(foreach l,$(SIMD_LEVELS),$(eval $(call SIMD_RULE,$(l))))
+# the per-ISA flags live here: a change to them rebuilds those objects
+$(foreach l,$(SIMD_LEVELS),$(SIMD_SRC:%.c=$(BUILD)/simd-$(l)/%.o)): Makefile
 # attention's micro-kernels multiply-add in one instruction (ISO C mode would
 # keep a*b+c as two roundings); the same fused operations at every ISA level.
 $(foreach l,$(SIMD_LEVELS),$(BUILD)/simd-$(l)/src/kernels/attention.o): CFLAGS += -ffp-contract=fast
