@@ -129,7 +129,12 @@ static nerc_status setup_compute(trainer *t) {
     NERC_TRY(nerc_state_set_precision(t->s, p->precision));
     NERC_TRY(nerc_batcher_init(&t->bt, t->enc_train, p->batch_size));
     NERC_TRY(adamw_init(&t->opt, t->m->n_params));
-    t->opt.lazy_rows = 1; /* rows brought current before each forward pass, evaluation and save */
+    /* rows brought current before each forward pass, evaluation and save; the
+     * same bits as NERC_ADAMW_ROWS=eager (every row every step), which is
+     * there for A/B runs and for machines where memory is cheaper than the
+     * replay's divisions (README, Benchmarks) */
+    const char *adamw_rows = getenv("NERC_ADAMW_ROWS");
+    t->opt.lazy_rows = !(adamw_rows && !strcmp(adamw_rows, "eager"));
     t->hp = (adamw_hparams){(float)p->adam_beta1, (float)p->adam_beta2, (float)p->adam_eps, (float)p->weight_decay};
     int64_t n_batches = nerc_batcher_n_batches(t->bt);
     t->steps_per_epoch = (n_batches + p->grad_accum - 1) / p->grad_accum;
