@@ -140,6 +140,33 @@ static void compare_elementwise(void) {
     CHECK_NEAR(sq[0][0], want, 1e-12 * want);
 }
 
+/* dropout_forward's mask and scale are rng_hash_uniform >= p ? 1 / (1 - p) : 0
+ * (as written before the comparison moved to integers), for probabilities on
+ * and off the 2^-24 grid, 0 and just below 1, at this level. */
+static void check_dropout_mask(void) {
+    enum { N = 4099 };
+    static float x[N];
+    /* and p just above and exactly at an element's own draw d (d < 2^22: d + 1/2 fits a float) */
+    uint64_t d = 1u << 22;
+    for (int i = 0; i < N && d >= 1u << 22; i++)
+        d = rng_hash_u24(77, 12, (uint64_t)i);
+    float above = ((float)d + 0.5f) * 0x1p-24f, at = (float)d * 0x1p-24f;
+    const float ps[] = {0.0f, 0x1p-24f, 0.1f, 0.25f, 0.5f, 0.3333333f, 0.9999999f, above, at};
+    int64_t wrong = 0, dropped = 0;
+    for (size_t k = 0; k < sizeof ps / sizeof ps[0]; k++) {
+        for (int i = 0; i < N; i++)
+            x[i] = 1.0f;
+        dropout_forward(x, N, ps[k], 77, k < 7 ? 5 + k : 12);
+        for (int i = 0; i < N; i++) {
+            float want = rng_hash_uniform(77, k < 7 ? 5 + k : 12, (uint64_t)i) >= ps[k] ? 1.0f / (1.0f - ps[k]) : 0.0f;
+            wrong += memcmp(&want, &x[i], sizeof want) != 0;
+            dropped += x[i] == 0.0f;
+        }
+    }
+    CHECK_MSG(wrong == 0, "%lld dropout scales differ from the float comparison", (long long)wrong);
+    CHECK(dropped > 0);
+}
+
 /* adamw_update_rows, which does not read the rows marked unused, gives the
  * bits of adamw_update over the table with those rows' gradients 0; rows whose
  * moments are +0 (not live) are updated through p alone, with weight decay
@@ -220,6 +247,7 @@ int main(void) {
         return test_report("test_dispatch");
     }
     compare_elementwise();
+    check_dropout_mask();
     compare_levels(SHARED_DIR "/fixtures/model/tiny");
     compare_levels(SHARED_DIR "/fixtures/model/small");
     return test_report("test_dispatch");

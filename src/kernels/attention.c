@@ -168,8 +168,10 @@ static head_view head_at(const att_layout *lay, int64_t bh, int64_t C, int64_t H
 
 /* p(Tq, Tk) *= keep / (1 - p): the attention-probability dropout mask. */
 static void head_dropout(const head_view *v, float *p) {
-    for (int64_t n = 0; n < v->Tq * v->Tk; n++)
-        p[n] *= dropout_scale(v->drop_p, v->seed, v->stream, (uint64_t)(v->drop_base + n));
+    const dropout_mask dm = dropout_mask_of(v->drop_p, v->seed, v->stream);
+    const int64_t n_all = v->Tq * v->Tk, base = v->drop_base; /* locals: the stores to p cannot change them */
+    for (int64_t n = 0; n < n_all; n++)
+        p[n] *= dropout_mask_scale(&dm, (uint64_t)(base + n));
 }
 
 static void softmax_rows(float *p, int64_t rows, int64_t n) {

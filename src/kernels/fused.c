@@ -53,6 +53,7 @@ void SIMD_NAME(bias_dropout_residual_layernorm_forward)(float *res, float *out, 
                                                         const float *weight, const float *ln_bias, int64_t N,
                                                         int64_t C, float eps, float p, uint64_t seed,
                                                         uint64_t stream) {
+    const dropout_mask dm = dropout_mask_of(p, seed, stream);
 #pragma omp parallel for schedule(static)
     for (int64_t n = 0; n < N; n++) {
         const float *yr = y + n * C, *xr = resid + n * C;
@@ -60,7 +61,7 @@ void SIMD_NAME(bias_dropout_residual_layernorm_forward)(float *res, float *out, 
         for (int64_t c = 0; c < C; c++) {
             float v = bias ? yr[c] + bias[c] : yr[c];
             if (p > 0.0f)
-                v *= dropout_scale(p, seed, stream, (uint64_t)(n * C + c));
+                v *= dropout_mask_scale(&dm, (uint64_t)(n * C + c));
             r[c] = v + xr[c];
         }
         layernorm_row(out + n * C, &mean[n], &rstd[n], r, weight, ln_bias, C, eps);
@@ -94,6 +95,7 @@ void SIMD_NAME(layernorm_dropout_backward)(float *dy, float *dresid, float *dwei
                                            const float *dout, const float *res, const float *weight, const float *mean,
                                            const float *rstd, int64_t N, int64_t C, float p, uint64_t seed,
                                            uint64_t stream) {
+    const dropout_mask dm = dropout_mask_of(p, seed, stream);
 #pragma omp parallel for schedule(static)
     for (int64_t n = 0; n < N; n++) {
         float *g = dresid + n * C;
@@ -102,7 +104,7 @@ void SIMD_NAME(layernorm_dropout_backward)(float *dy, float *dresid, float *dwei
             continue;
         float *d = dy + n * C;
         for (int64_t c = 0; c < C; c++)
-            d[c] = p > 0.0f ? g[c] * dropout_scale(p, seed, stream, (uint64_t)(n * C + c)) : g[c];
+            d[c] = p > 0.0f ? g[c] * dropout_mask_scale(&dm, (uint64_t)(n * C + c)) : g[c];
     }
     layernorm_param_grads(dweight, dln_bias, dout, res, mean, rstd, N, C);
 }

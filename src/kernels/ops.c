@@ -144,9 +144,10 @@ void SIMD_NAME(embedding_backward)(float *dwte, float *dwpe, float *dwtt, const 
 void SIMD_NAME(dropout_forward)(float *x, int64_t n, float p, uint64_t seed, uint64_t stream) {
     if (p <= 0.0f)
         return;
+    const dropout_mask dm = dropout_mask_of(p, seed, stream);
 #pragma omp parallel for schedule(static)
     for (int64_t i = 0; i < n; i++)
-        x[i] *= dropout_scale(p, seed, stream, (uint64_t)i);
+        x[i] *= dropout_mask_scale(&dm, (uint64_t)i);
 }
 
 void SIMD_NAME(dropout_backward)(float *dx, int64_t n, float p, uint64_t seed, uint64_t stream) {
