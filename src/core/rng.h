@@ -71,11 +71,17 @@ static inline void rng_shuffle_i32(rng_state *r, int32_t *a, int32_t n) {
 }
 
 /* Stateless hash of (seed, stream, index) to a uniform in [0, 1): dropout
- * masks are a pure function of the step's seed, the op and the element. */
-/* The draw of (seed, stream, index) as a 24-bit integer. */
-static inline uint64_t rng_hash_u24(uint64_t seed, uint64_t stream, uint64_t index) {
-    uint64_t x = seed ^ (stream * 0xd1b54a32d192ed03ULL) ^ (index * 0x9e3779b97f4a7c15ULL);
+ * masks are a pure function of the step's seed, the op and the element.
+ * rng_hash_key(seed, stream) once per stream, then a 24-bit draw per index. */
+static inline uint64_t rng_hash_key(uint64_t seed, uint64_t stream) { return seed ^ (stream * 0xd1b54a32d192ed03ULL); }
+
+static inline uint64_t rng_hash_u24_keyed(uint64_t key, uint64_t index) {
+    uint64_t x = key ^ (index * 0x9e3779b97f4a7c15ULL);
     return rng_splitmix64(&x) >> 40;
+}
+
+static inline uint64_t rng_hash_u24(uint64_t seed, uint64_t stream, uint64_t index) {
+    return rng_hash_u24_keyed(rng_hash_key(seed, stream), index);
 }
 
 static inline float rng_hash_uniform(uint64_t seed, uint64_t stream, uint64_t index) {

@@ -81,7 +81,7 @@ typedef struct {
 static inline dropout_mask dropout_mask_of(float p, uint64_t seed, uint64_t stream) {
     float t = ceilf(p * 0x1p24f);
     float keep = p < 1.0f ? 1.0f / (1.0f - p) : 0.0f;
-    dropout_mask dm = {seed ^ (stream * 0xd1b54a32d192ed03ULL),
+    dropout_mask dm = {rng_hash_key(seed, stream),
                        t > 0.0f ? (t < 0x1p25f ? (uint64_t)t : (uint64_t)1 << 25) : 0, 0}; /* NaN p: keep 0 */
     memcpy(&dm.keep_bits, &keep, sizeof keep);
     return dm;
@@ -89,8 +89,7 @@ static inline dropout_mask dropout_mask_of(float p, uint64_t seed, uint64_t stre
 
 /* keep / (1 - p) or +0 for element i (rng_hash_u24's draw). */
 static inline float dropout_mask_scale(const dropout_mask *dm, uint64_t i) {
-    uint64_t x = dm->key ^ (i * 0x9e3779b97f4a7c15ULL);
-    uint64_t d = rng_splitmix64(&x) >> 40;
+    uint64_t d = rng_hash_u24_keyed(dm->key, i);
     uint32_t bits = dm->keep_bits & (uint32_t)-(int32_t)(d >= dm->threshold);
     float scale;
     memcpy(&scale, &bits, sizeof scale);
