@@ -230,6 +230,43 @@ static void compare_adamw_bf16(void) {
     CHECK_MSG(!memcmp(p16[0], p16[1], sizeof p16[0]), "adamw_update_bf16's copy differs from f32_to_bf16");
 }
 
+/* adamw_update_amx = adamw_update, then the new p in both AMX layouts at
+ * the tensor's rows (bf16_amx_*_index, f32_to_bf16's rounding); the
+ * linear's other rows untouched. IC = 320: a partial block of columns. */
+static void compare_adamw_amx(void) {
+    enum { OC = 192, IC = 320, ROW0 = 64, ROWS = 112, N = ROWS * IC };
+    static float p[2][N], mo[2][N], v[2][N], g[N];
+    uint16_t *fwd = aligned_alloc(64, OC * IC * sizeof *fwd), *bwd = aligned_alloc(64, OC * IC * sizeof *bwd);
+    memset(fwd, 0xee, OC * IC * sizeof *fwd);
+    memset(bwd, 0xee, OC * IC * sizeof *bwd);
+    rng_state r;
+    rng_seed(&r, 10);
+    for (int i = 0; i < N; i++) {
+        p[0][i] = p[1][i] = (float)rng_normal(&r);
+        mo[0][i] = mo[1][i] = (float)rng_normal(&r) * 0.01f;
+        v[0][i] = v[1][i] = (float)rng_uniform(&r) * 1e-4f;
+        g[i] = (float)rng_normal(&r) * 0.01f;
+    }
+    p[0][5] = p[1][5] = NAN, p[0][6] = p[1][6] = INFINITY, g[7] = NAN;
+    adamw_coeffs k = {0.5f, 0.999f, 0.9f, 0.999f, 1e-3f, 0.03f, 1e-8f};
+    adamw_update(p[0], mo[0], v[0], g, N, &k);
+    bf16_amx_copy c = {fwd, bwd, ROW0, IC, OC};
+    adamw_update_amx(p[1], mo[1], v[1], g, &c, N, &k);
+    CHECK(!memcmp(p[0], p[1], sizeof p[0]) && !memcmp(mo[0], mo[1], sizeof mo[0]) && !memcmp(v[0], v[1], sizeof v[0]));
+    int64_t wrong = 0, touched = 0;
+    for (int64_t o = 0; o < OC; o++)
+        for (int64_t i = 0; i < IC; i++) {
+            int mine = o >= ROW0 && o < ROW0 + ROWS;
+            uint16_t want = mine ? bf16_bits(p[0][(o - ROW0) * IC + i]) : 0xeeee;
+            wrong += fwd[bf16_amx_fwd_index(o, i, IC)] != want || bwd[bf16_amx_bwd_index(o, i, OC)] != want;
+            touched += !mine && fwd[bf16_amx_fwd_index(o, i, IC)] != 0xeeee;
+        }
+    CHECK_MSG(wrong == 0 && touched == 0, "adamw_update_amx at %s: %lld values misplaced, %lld outside its rows",
+              simd_get()->level, (long long)wrong, (long long)touched);
+    free(fwd);
+    free(bwd);
+}
+
 int main(void) {
     const char *env = getenv("NERC_ISA");
     printf("%s\n", nerc_cpu_info());
@@ -242,6 +279,7 @@ int main(void) {
     compare_adamw_rows(0.999f);
     compare_adamw_rows(1.0f);
     compare_adamw_bf16();
+    compare_adamw_amx();
     if (cpu_isa_detected() < CPU_ISA_AVX512) {
         SKIP("avx512 kernels against avx2: this CPU (%s) lacks AVX-512", cpu_features_get()->brand);
         return test_report("test_dispatch");

@@ -8,9 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/cpu.h"
 #include "core/fs.h"
 #include "core/rng.h"
 #include "kernels/convert.h"
+#include "kernels/onednn.h"
 #include "model/encoder.h"
 #include "nerc.h"
 #include "train/optim.h"
@@ -31,6 +33,96 @@
 #endif
 
 static char tmp[64];
+
+/* Whether linear i's bf16 copy holds f32_to_bf16 of its weights (plain or in both AMX layouts). */
+static int copy_is_conversion(const nerc_state *s, int32_t i, linear_ref r) {
+    uint16_t *want = malloc((size_t)(r.IC * r.OC) * sizeof *want);
+    f32_to_bf16(want, r.w, r.IC * r.OC);
+    const uint16_t *fwd = s->w16 + s->w16_off[i], *bwd = fwd + r.IC * r.OC;
+    int same = 1;
+    if (encoder_autocast_weights(s, i).plain)
+        same = !memcmp(want, fwd, (size_t)(r.IC * r.OC) * sizeof *want);
+    else
+        for (int64_t o = 0; o < r.OC; o++)
+            for (int64_t c = 0; c < r.IC; c++)
+                same &= fwd[bf16_amx_fwd_index(o, c, r.IC)] == want[o * r.IC + c] &&
+                        bwd[bf16_amx_bwd_index(o, c, r.OC)] == want[o * r.IC + c];
+    free(want);
+    return same;
+}
+
+/* oneDNN's reorder of the plain matrix (tag) into `layout`, compared with `packed`. */
+static int reorder_matches(const dnnl_memory_desc_t *layout, const uint16_t *plain, dnnl_format_tag_t tag,
+                           const uint16_t *packed) {
+    dnnl_engine_t e = NULL;
+    dnnl_stream_t st = NULL;
+    if (onednn_engine(&e, &st) != NERC_OK)
+        return 0;
+    dnnl_memory_desc_t from;
+    size_t bytes = dnnl_memory_desc_get_size(layout);
+    uint16_t *out = aligned_alloc(64, (bytes + 63) / 64 * 64);
+    dnnl_memory_t src = NULL, dst = NULL;
+    dnnl_primitive_desc_t pd = NULL;
+    dnnl_primitive_t reorder = NULL;
+    dnnl_status_t s = dnnl_memory_desc_init_by_tag(&from, 2, layout->dims, dnnl_bf16, tag);
+    if (s == dnnl_success)
+        s = dnnl_memory_create(&src, &from, e, (void *)plain);
+    if (s == dnnl_success)
+        s = dnnl_memory_create(&dst, layout, e, out);
+    if (s == dnnl_success)
+        s = dnnl_reorder_primitive_desc_create(&pd, &from, e, layout, e, NULL);
+    if (s == dnnl_success)
+        s = dnnl_primitive_create(&reorder, pd);
+    dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, src}, {DNNL_ARG_TO, dst}};
+    if (s == dnnl_success)
+        s = dnnl_primitive_execute(reorder, st, 2, args);
+    if (s == dnnl_success)
+        s = dnnl_stream_wait(st);
+    int same = s == dnnl_success && !memcmp(out, packed, bytes);
+    if (reorder)
+        dnnl_primitive_destroy(reorder);
+    if (pd)
+        dnnl_primitive_desc_destroy(pd);
+    dnnl_memory_destroy(src);
+    dnnl_memory_destroy(dst);
+    free(out);
+    return same;
+}
+
+/* The AMX copies bf16_pack_amx_rows writes are what oneDNN's brgemm reads:
+ * byte for byte its own reorder of the plain bf16 weight into the layout
+ * onednn_bf16_blocked_layout describes (W^T for the forward product, W for
+ * the input gradient's). */
+static void test_amx_layout(void) {
+    if (!cpu_amx_bf16()) {
+        SKIP("AMX weight layout against oneDNN's reorder: no AMX-BF16 at the level in use");
+        return;
+    }
+    const int64_t shapes[][2] = {{192, 64}, {64, 320}, {256, 128}}; /* (OC, IC) */
+    rng_state r;
+    rng_seed(&r, 5);
+    for (int t = 0; t < 3; t++) {
+        int64_t OC = shapes[t][0], IC = shapes[t][1];
+        float *w = malloc((size_t)(OC * IC) * sizeof *w);
+        uint16_t *plain = malloc((size_t)(OC * IC) * sizeof *plain);
+        uint16_t *fwd = aligned_alloc(64, (size_t)(OC * IC) * sizeof *fwd);
+        uint16_t *bwd = aligned_alloc(64, (size_t)(OC * IC) * sizeof *bwd);
+        for (int64_t i = 0; i < OC * IC; i++)
+            w[i] = (float)rng_normal(&r);
+        f32_to_bf16(plain, w, OC * IC);
+        for (int64_t row = 0; row < OC; row += BF16_AMX_ROWS)
+            bf16_pack_amx_rows(fwd, bwd, w + row * IC, row, IC, OC);
+        dnnl_memory_desc_t lf, lb;
+        CHECK_OK(onednn_bf16_blocked_layout(&lf, IC, OC));
+        CHECK_OK(onednn_bf16_blocked_layout(&lb, OC, IC));
+        CHECK_MSG(reorder_matches(&lf, plain, dnnl_ba, fwd), "forward copy of (%lld, %lld) differs from oneDNN's",
+                  (long long)OC, (long long)IC);
+        CHECK_MSG(reorder_matches(&lb, plain, dnnl_ab, bwd), "input-gradient copy of (%lld, %lld) differs",
+                  (long long)OC, (long long)IC);
+        free(w), free(plain), free(fwd), free(bwd);
+    }
+    printf("  AMX copies of 3 weight shapes equal oneDNN's reorders into its brgemm layout\n");
+}
 
 /* One batch: bf16 gradients against fp32 (forward + backward, dropout off). */
 static void test_gradients(void) {
@@ -53,31 +145,43 @@ static void test_gradients(void) {
                         .labels = labels, .seq_offsets = offs};
     int64_t np = nerc_model_num_params(m);
     float *g32 = malloc((size_t)np * sizeof *g32);
-    double loss[2] = {0, 0}, worst = 0, gmax = 0;
-    for (int prec = 0; prec < 2; prec++) {
+    /* fp32, then bf16 with the copies as the CPU takes them (AMX: blocked), then plain copies */
+    double loss[3] = {0, 0, 0}, worst[3] = {0, 0, 0}, gmax = 0;
+    int blocked = 0;
+    for (int run = 0; run < 3; run++) {
         nerc_state *s = NULL;
         CHECK_OK(nerc_state_init(&s, m, SEQS, SEQS * LEN, SEQS * LEN * LEN, 1));
         if (!s)
             break;
-        CHECK_OK(nerc_state_set_precision(s, prec ? NERC_PRECISION_BF16 : NERC_PRECISION_FP32));
+        if (run == 2)
+            setenv("NERC_BF16_WEIGHTS", "plain", 1);
+        CHECK_OK(nerc_state_set_precision(s, run ? NERC_PRECISION_BF16 : NERC_PRECISION_FP32));
+        unsetenv("NERC_BF16_WEIGHTS");
+        if (run)
+            blocked += encoder_autocast_weights(s, 0).fwd != NULL;
         nerc_state_zero_grad(s);
         CHECK_OK(nerc_forward(s, &batch, 0, 0));
-        CHECK_OK(nerc_loss(s, &batch, 0.0, &loss[prec]));
+        CHECK_OK(nerc_loss(s, &batch, 0.0, &loss[run]));
         CHECK_OK(nerc_backward(s, &batch));
         for (int64_t i = 0; i < np; i++) {
-            if (!prec) {
+            if (!run) {
                 g32[i] = s->grad_mem[i];
                 gmax = fmax(gmax, fabs(g32[i]));
             } else
-                worst = fmax(worst, fabs(s->grad_mem[i] - g32[i]));
+                worst[run] = fmax(worst[run], fabs(s->grad_mem[i] - g32[i]));
         }
         nerc_state_free(s);
     }
-    /* bf16 keeps 8 mantissa bits: ~0.4% per rounded operand, summed over K terms */
-    CHECK_MSG(worst <= 0.03 * gmax, "bf16 gradients differ from fp32 by %.3g (max |grad| %.3g)", worst, gmax);
-    CHECK_MSG(fabs(loss[0] - loss[1]) <= 0.01 * loss[0], "loss fp32 %.6f vs bf16 %.6f", loss[0], loss[1]);
-    printf("  one batch: loss fp32 %.5f bf16 %.5f; max |grad diff| %.3g of max |grad| %.3g\n", loss[0], loss[1],
-           worst, gmax);
+    CHECK_MSG(blocked == cpu_amx_bf16(), "%d bf16 states with AMX blocked copies (AMX: %d)", blocked, cpu_amx_bf16());
+    for (int run = 1; run < 3; run++) {
+        /* bf16 keeps 8 mantissa bits: ~0.4% per rounded operand, summed over K terms */
+        CHECK_MSG(worst[run] <= 0.03 * gmax, "bf16 gradients (%s copies) differ from fp32 by %.3g (max |grad| %.3g)",
+                  run == 1 ? "default" : "plain", worst[run], gmax);
+        CHECK_MSG(fabs(loss[0] - loss[run]) <= 0.01 * loss[0], "loss fp32 %.6f vs bf16 %.6f", loss[0], loss[run]);
+    }
+    printf("  one batch: loss fp32 %.5f bf16 %.5f; max |grad diff| %.3g (%s copies), %.3g (plain copies) of max "
+           "|grad| %.3g\n",
+           loss[0], loss[1], worst[1], blocked ? "AMX blocked" : "plain", worst[2], gmax);
     free(g32);
     nerc_model_free(m);
 }
@@ -109,7 +213,7 @@ static void test_weight_copies(void) {
     CHECK_OK(nerc_forward(s, &batch, 0, 0));
     CHECK_OK(nerc_loss(s, &batch, 0.0, &loss));
     CHECK_OK(nerc_backward(s, &batch));
-    uint16_t **p16 = calloc((size_t)m->n_tensors, sizeof *p16);
+    bf16_copy *p16 = calloc((size_t)m->n_tensors, sizeof *p16);
     adamw_state opt;
     adamw_hparams hp = adamw_defaults();
     CHECK_OK(adamw_init(&opt, m->n_params));
@@ -121,10 +225,7 @@ static void test_weight_copies(void) {
     int32_t n = encoder_n_linears(m), same = 0;
     for (int32_t i = 0; i < n; i++) {
         linear_ref r = encoder_linear_at(m, &m->p, i);
-        uint16_t *want = malloc((size_t)(r.IC * r.OC) * sizeof *want);
-        f32_to_bf16(want, r.w, r.IC * r.OC);
-        same += !memcmp(want, s->w16 + s->w16_off[i], (size_t)(r.IC * r.OC) * sizeof *want);
-        free(want);
+        same += copy_is_conversion(s, i, r);
     }
     CHECK_MSG(same == n, "%d of %d bf16 weight copies equal the new weights' conversion", same, n);
     size_t bytes = sizeof(float) * SEQS * LEN * (size_t)K;
@@ -154,9 +255,13 @@ static void test_weight_copies(void) {
     memcpy(skipped, nerc_state_logits(s), bytes);
     CHECK_OK(nerc_forward(s, &batch, 0, 0));
     CHECK_MSG(!memcmp(skipped, nerc_state_logits(s), bytes), "a forward after encoder_w16_stale used the old copies");
-    printf("  AdamW wrote %d bf16 weight copies, each the conversion of its new weights; the next forward's "
-           "logits are those of a refresh, also after the weights change behind the copies\n",
-           n);
+    int blocked = 0;
+    for (int32_t i = 0; i < n; i++)
+        blocked += encoder_autocast_weights(s, i).fwd != NULL;
+    printf("  AdamW wrote %d bf16 weight copies (%d in AMX's blocked layouts), each the conversion of its new "
+           "weights; the next forward's logits are those of a refresh, also after the weights change behind the "
+           "copies\n",
+           n, blocked);
     free(skipped), free(p16);
     adamw_free(&opt);
     nerc_state_free(s);
@@ -207,8 +312,12 @@ int main(void) {
     snprintf(tmp, sizeof tmp, "/tmp/nerc_test_bf16t_XXXXXX");
     if (!mkdtemp(tmp))
         return 1;
+    test_amx_layout();
     test_gradients();
+    test_weight_copies(); /* AMX: blocked copies */
+    setenv("NERC_BF16_WEIGHTS", "plain", 1);
     test_weight_copies();
+    unsetenv("NERC_BF16_WEIGHTS");
     if (SANITIZED)
         SKIP("1-epoch fp32 vs bf16 curve: sanitizer build (it runs in the release build)");
     else

@@ -40,6 +40,17 @@ void SIMD_NAME(adamw_update_bf16)(float *p, float *m, float *v, const float *gra
     }
 }
 
+void SIMD_NAME(adamw_update_amx)(float *p, float *m, float *v, const float *grad, const bf16_amx_copy *c, int64_t n,
+                                 const adamw_coeffs *k) {
+    int64_t band = BF16_AMX_ROWS * c->IC;
+#pragma omp parallel for schedule(static)
+    for (int64_t b = 0; b < n / band; b++) {
+        int64_t lo = b * band;
+        adamw_run(p + lo, m + lo, v + lo, grad + lo, k, band);
+        SIMD_NAME(bf16_pack_amx_rows)(c->fwd, c->bwd, p + lo, c->row0 + b * BF16_AMX_ROWS, c->IC, c->OC);
+    }
+}
+
 static inline void decay_row(float *restrict p, float decay, int64_t n) {
     if (decay != 1.0f)
         for (int64_t i = 0; i < n; i++)

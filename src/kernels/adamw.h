@@ -19,6 +19,23 @@ void adamw_update(float *p, float *m, float *v, const float *grad, int64_t n, co
  * training's weight copy, f32_to_bf16's rounding): p is not read again. */
 void adamw_update_bf16(float *p, float *m, float *v, const float *grad, uint16_t *p16, int64_t n,
                        const adamw_coeffs *k);
+/* The same writing the updated values into the two AMX layouts of bf16
+ * training's weight copy (kernels/convert.h): the tensor is rows [row0,
+ * row0 + n / IC) of a linear layer's (OC, IC) weight, row0 and n / IC
+ * multiples of BF16_AMX_ROWS. Each band of rows is packed while it is in
+ * cache, f32_to_bf16's rounding. */
+typedef struct {
+    uint16_t *fwd, *bwd;
+    int64_t row0, IC, OC;
+} bf16_amx_copy;
+/* Where a tensor's bf16 copy lives: plain (its values in order) or AMX
+ * blocked (amx.fwd not NULL); all NULL: none. */
+typedef struct {
+    uint16_t *plain;
+    bf16_amx_copy amx;
+} bf16_copy;
+void adamw_update_amx(float *p, float *m, float *v, const float *grad, const bf16_amx_copy *c, int64_t n,
+                      const adamw_coeffs *k);
 /* The same over a (rows, width) table whose rows with used[r] == 0 have zero
  * gradients: those are not read (g = 0 gives the same bits). A row with
  * live[r] == 0 (live NULL: every row is live) must have m = v = +0 throughout;

@@ -13,23 +13,29 @@ int64_t linear_autocast_rows(int64_t N) {
     return (N + align - 1) / align * align;
 }
 
-nerc_status linear_autocast_forward(float *out, const float *inp, const uint16_t *w16, const float *bias,
+nerc_status linear_autocast_forward(float *out, const float *inp, const autocast_weights *w16, const float *bias,
                                     uint16_t *in16, int64_t N, int64_t IC, int64_t OC) {
+    if (w16->fwd) {
+        f32_to_bf16(in16, inp, N * IC);
+        return onednn_matmul_run_f32(w16->fwd, out, in16, N, bias, 0);
+    }
     if (bias) {
 #pragma omp parallel for schedule(static)
         for (int64_t n = 0; n < N; n++)
             memcpy(out + n * OC, bias, (size_t)OC * sizeof *out);
     }
     f32_to_bf16(in16, inp, N * IC);
-    return gemm_bf16(0, 1, N, OC, IC, in16, w16, bias ? 1.0f : 0.0f, out);
+    return gemm_bf16(0, 1, N, OC, IC, in16, w16->plain, bias ? 1.0f : 0.0f, out);
 }
 
 nerc_status linear_autocast_backward(float *dinp, float *dweight, float *dbias, const float *dout, const float *inp,
-                                     const uint16_t *w16, uint16_t *in16, uint16_t *out16, int64_t N, int64_t IC,
+                                     const autocast_weights *w16, uint16_t *in16, uint16_t *out16, int64_t N, int64_t IC,
                                      int64_t OC, float dinp_beta, float dweight_beta) {
     f32_to_bf16(out16, dout, N * OC);
-    if (dinp)
-        NERC_TRY(gemm_bf16(0, 0, N, IC, OC, out16, w16, dinp_beta, dinp));
+    if (dinp && w16->bwd)
+        NERC_TRY(onednn_matmul_run_f32(w16->bwd, dinp, out16, N, NULL, dinp_beta != 0.0f));
+    else if (dinp)
+        NERC_TRY(gemm_bf16(0, 0, N, IC, OC, out16, w16->plain, dinp_beta, dinp));
     if (dweight) { /* the token dimension rounded up with zero rows: the same sums, fewer primitive shapes */
         int64_t K = linear_autocast_rows(N);
         f32_to_bf16(in16, inp, N * IC);

@@ -8,7 +8,16 @@
 
 #include <stdint.h>
 
+#include "kernels/onednn.h"
 #include "nerc/common.h"
+
+/* A linear layer's bf16 weight copy: plain (OC, IC) row-major, or on AMX the
+ * two blocked copies (kernels/convert.h) through their products: fwd gives
+ * inp @ W^T, bwd gives dout @ W (both NULL when the copy is plain). */
+typedef struct {
+    const uint16_t *plain;
+    const onednn_matmul *fwd, *bwd;
+} autocast_weights;
 
 /* The rows of the backward pass's scratch for N rows: N rounded up to what
  * the weight-gradient product takes (gemm_bf16_k_align). */
@@ -16,7 +25,7 @@ int64_t linear_autocast_rows(int64_t N);
 
 /* out(N,OC) = bf16(inp)(N,IC) @ w16(OC,IC)^T + bias(OC) (bias may be NULL).
  * in16: scratch of N*IC bf16 values. */
-nerc_status linear_autocast_forward(float *out, const float *inp, const uint16_t *w16, const float *bias,
+nerc_status linear_autocast_forward(float *out, const float *inp, const autocast_weights *w16, const float *bias,
                                     uint16_t *in16, int64_t N, int64_t IC, int64_t OC);
 /* dinp(N,IC) = bf16(dout) @ w16 + dinp_beta * dinp;  dweight(OC,IC) =
  * bf16(dout)^T @ bf16(inp) + dweight_beta * dweight (betas 1 or 0, as
@@ -24,7 +33,7 @@ nerc_status linear_autocast_forward(float *out, const float *inp, const uint16_t
  * Scratch: in16 of linear_autocast_rows(N)*IC and out16 of
  * linear_autocast_rows(N)*OC bf16 values (the rows past N are zeroed). */
 nerc_status linear_autocast_backward(float *dinp, float *dweight, float *dbias, const float *dout, const float *inp,
-                                     const uint16_t *w16, uint16_t *in16, uint16_t *out16, int64_t N, int64_t IC,
+                                     const autocast_weights *w16, uint16_t *in16, uint16_t *out16, int64_t N, int64_t IC,
                                      int64_t OC, float dinp_beta, float dweight_beta);
 
 #endif

@@ -22,7 +22,7 @@ nerc_status onednn_engine(dnnl_engine_t *engine, dnnl_stream_t *stream);
 /* Primitives kept for the life of the process, for shapes that need one
  * each (AMX: oneDNN 2.x runs brgemm on AMX tiles only for fixed sizes): a
  * key's primitive is built by `build(ctx, &prim)` on first use. Past the
- * table's size (512) the primitive is built for one use: *owned is set and
+ * table's size (1024) the primitive is built for one use: *owned is set and
  * the caller destroys it after running it. Thread-safe. */
 typedef struct {
     int32_t kind, a, b, c; /* the caller's kind of product and its flags / data types */
@@ -55,5 +55,20 @@ nerc_status onednn_matmul_init(onednn_matmul *mm, dnnl_data_type_t src_dt, dnnl_
 void onednn_matmul_release(onednn_matmul *mm);
 /* dst (M, OC) of dst_dt from src (M, IC) of src_dt, both dense row-major. */
 nerc_status onednn_matmul_run(const onednn_matmul *mm, void *dst, const void *src, int64_t M);
+
+/* bf16 training on AMX: the weights of a product live in the caller's
+ * buffer in oneDNN's brgemm layout (BA16a64b2a over (K, N), written by
+ * bf16_pack_amx_rows, kernels/convert.h) and change between runs.
+ * onednn_bf16_blocked_layout gives that layout's descriptor, or a failing
+ * status where oneDNN would not run it on AMX brgemm (no AMX, sizes not
+ * multiples of 64): the caller keeps plain weights then. */
+nerc_status onednn_bf16_blocked_layout(dnnl_memory_desc_t *md, int64_t K, int64_t N);
+/* mm over `weights` (layout from onednn_bf16_blocked_layout(IC, OC)): bf16
+ * src, f32 dst; release with onednn_matmul_release (the buffer stays the caller's). */
+nerc_status onednn_matmul_over(onednn_matmul *mm, const dnnl_memory_desc_t *layout, void *weights, int64_t IC,
+                               int64_t OC);
+/* dst(M, OC) = src(M, IC) @ W (+ bias(OC) when not NULL) (+ dst when accumulate). */
+nerc_status onednn_matmul_run_f32(const onednn_matmul *mm, float *dst, const void *src, int64_t M, const float *bias,
+                                  int accumulate);
 
 #endif

@@ -64,6 +64,8 @@
       (float *ctx, float *att, const float *qkv, const att_layout *lay, int64_t C, int64_t H),                         \
       (ctx, att, qkv, lay, C, H))                                                                                      \
     V(f32_to_bf16, (uint16_t *dst, const float *src, int64_t n), (dst, src, n))                                        \
+    V(bf16_pack_amx_rows, (uint16_t *fwd, uint16_t *bwd, const float *w, int64_t row, int64_t IC, int64_t OC),       \
+      (fwd, bwd, w, row, IC, OC))                                                                                     \
     R(double, sum_squares_f32, (const float *x, int64_t n), (x, n))                                                    \
     V(sum_squares_f32_streams, (const float *x, int64_t stride, int64_t n, int streams, double *out),                  \
       (x, stride, n, streams, out))                                                                                    \
@@ -72,6 +74,9 @@
     V(adamw_update_bf16,                                                                                               \
       (float *p, float *m, float *v, const float *grad, uint16_t *p16, int64_t n, const adamw_coeffs *k),             \
       (p, m, v, grad, p16, n, k))                                                                                      \
+    V(adamw_update_amx,                                                                                                \
+      (float *p, float *m, float *v, const float *grad, const bf16_amx_copy *c, int64_t n, const adamw_coeffs *k),    \
+      (p, m, v, grad, c, n, k))                                                                                        \
     V(adamw_update_rows,                                                                                               \
       (float *p, float *m, float *v, const float *grad, const uint8_t *used, const uint8_t *live, int64_t rows,       \
        int64_t width, const adamw_coeffs *k),                                                                          \

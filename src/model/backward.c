@@ -15,9 +15,11 @@ enum { WRITE_DINP = 0, ADD_TO_DINP = 1 };
 static nerc_status linear_grad(struct nerc_state *s, float *dinp, int add_to_dinp, linear_ref w, linear_ref g,
                                const float *dout, const float *inp) {
     float dw_beta = s->weight_grads_stale ? 0.0f : 1.0f, di_beta = add_to_dinp ? 1.0f : 0.0f;
-    if (s->w16)
-        return linear_autocast_backward(dinp, g.w, g.b, dout, inp, s->w16 + s->w16_off[w.index], s->in16, s->out16,
+    if (s->w16) {
+        autocast_weights w16 = encoder_autocast_weights(s, w.index);
+        return linear_autocast_backward(dinp, g.w, g.b, dout, inp, &w16, s->in16, s->out16,
                                         s->n_rows, w.IC, w.OC, di_beta, dw_beta);
+    }
     linear_backward(dinp, g.w, g.b, dout, inp, w.w, s->n_rows, w.IC, w.OC, di_beta, dw_beta);
     return NERC_OK;
 }

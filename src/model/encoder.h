@@ -7,6 +7,7 @@
 
 #include <stdint.h>
 
+#include "kernels/adamw.h"
 #include "kernels/fused.h"
 #include "kernels/linear_autocast.h"
 #include "kernels/linear_packed.h"
@@ -153,6 +154,7 @@ struct nerc_state {
      * every linear layer, refreshed at each training forward, and bf16 scratch */
     uint16_t *w16;            /* linear weights back to back, linear_ref.index order */
     int64_t *w16_off;         /* [n_linears] offset of each in w16 */
+    onednn_matmul *w16_mm;    /* [2 n_linears]: AMX: the blocked copies' fwd, bwd products (weights NULL: plain) */
     int w16_current;          /* w16 holds the master weights' conversion: a forward pass need not refresh it */
     uint16_t *in16, *out16;   /* (max_rows, widest linear side) */
 };
@@ -213,9 +215,12 @@ static inline int64_t encoder_slot(const struct nerc_state *s, int64_t l) { retu
  * broadcast, an optimizer step without copies). */
 void encoder_refresh_w16(struct nerc_state *s);
 /* per_tensor[i] = where tensor i of the model (a linear weight) has its bf16
- * copy in s->w16, else NULL; returns 0 (all NULL) when the state keeps no
- * copies or some linear weight has no tensor of its own. */
-int encoder_w16_copies(const struct nerc_state *s, uint16_t **per_tensor);
+ * copy in s->w16 (plain or AMX blocked), else all NULL; returns 0 (all
+ * NULL) when the state keeps no copies or some linear weight has no tensor
+ * of its own. */
+int encoder_w16_copies(const struct nerc_state *s, bf16_copy *per_tensor);
+/* The bf16 copy of linear layer `index` as the matmuls take it. */
+autocast_weights encoder_autocast_weights(const struct nerc_state *s, int32_t index);
 void encoder_w16_written(struct nerc_state *s);
 void encoder_w16_stale(struct nerc_state *s);
 

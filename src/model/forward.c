@@ -79,8 +79,10 @@ static nerc_status prepare_layout(struct nerc_state *s, const nerc_batch *b) {
 static nerc_status linear(struct nerc_state *s, linear_ref r, float *out, const float *inp) {
     if (s->packed)
         return linear_packed_forward(s->packed[r.index], out, inp, s->packed_scratch, s->n_rows);
-    if (s->w16)
-        return linear_autocast_forward(out, inp, s->w16 + s->w16_off[r.index], r.b, s->in16, s->n_rows, r.IC, r.OC);
+    if (s->w16) {
+        autocast_weights w16 = encoder_autocast_weights(s, r.index);
+        return linear_autocast_forward(out, inp, &w16, r.b, s->in16, s->n_rows, r.IC, r.OC);
+    }
     linear_forward(out, inp, r.w, r.b, s->n_rows, r.IC, r.OC);
     return NERC_OK;
 }

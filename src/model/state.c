@@ -106,6 +106,11 @@ static void free_packed(struct nerc_state *s) {
 }
 
 static void free_autocast(struct nerc_state *s) {
+    int32_t n = encoder_n_linears(s->m);
+    for (int32_t i = 0; s->w16_mm && i < 2 * n; i++)
+        onednn_matmul_release(&s->w16_mm[i]);
+    free(s->w16_mm);
+    s->w16_mm = NULL;
     free(s->w16);
     free(s->w16_off);
     free(s->in16);
@@ -150,6 +155,37 @@ static nerc_status make_packed_linears(struct nerc_state *s, nerc_precision p) {
     return linear_packed_create(&s->packed[r.index], p, r.w, r.b, r.IC, r.OC);
 }
 
+/* Whether linear layer r's bf16 copy is kept in AMX's blocked layouts
+ * (NERC_BF16_WEIGHTS=plain keeps every copy plain: A/B runs and tests). */
+static int autocast_blocked(linear_ref r, dnnl_memory_desc_t *fwd, dnnl_memory_desc_t *bwd) {
+    const char *env = getenv("NERC_BF16_WEIGHTS");
+    if (env && !strcmp(env, "plain"))
+        return 0;
+    return onednn_bf16_blocked_layout(fwd, r.IC, r.OC) == NERC_OK &&
+           onednn_bf16_blocked_layout(bwd, r.OC, r.IC) == NERC_OK;
+}
+
+/* Room for linear r's copy at s->w16_off[i] (twice its size when blocked);
+ * the blocked copies' products are made once w16 exists. */
+static int64_t autocast_size(struct nerc_state *s, int32_t i, linear_ref r) {
+    dnnl_memory_desc_t fwd, bwd;
+    int blocked = autocast_blocked(r, &fwd, &bwd);
+    if (blocked) { /* the descriptors until the buffer exists */
+        s->w16_mm[2 * i].packed_md = fwd;
+        s->w16_mm[2 * i + 1].packed_md = bwd;
+    }
+    return (blocked ? 2 : 1) * r.IC * r.OC;
+}
+
+static nerc_status autocast_products(struct nerc_state *s, int32_t i, linear_ref r, int blocked) {
+    if (!blocked)
+        return NERC_OK;
+    uint16_t *fwd = s->w16 + s->w16_off[i], *bwd = fwd + r.IC * r.OC;
+    dnnl_memory_desc_t fmd = s->w16_mm[2 * i].packed_md, bmd = s->w16_mm[2 * i + 1].packed_md;
+    NERC_TRY(onednn_matmul_over(&s->w16_mm[2 * i], &fmd, fwd, r.IC, r.OC));
+    return onednn_matmul_over(&s->w16_mm[2 * i + 1], &bmd, bwd, r.OC, r.IC);
+}
+
 /* bf16 training: room for the bf16 weight copies and the matmul operands. */
 static nerc_status make_autocast(struct nerc_state *s) {
     NERC_TRY(nerc_precision_check(NERC_PRECISION_BF16));
@@ -157,37 +193,78 @@ static nerc_status make_autocast(struct nerc_state *s) {
     int32_t n = encoder_n_linears(m);
     int64_t total = 0, widest = 1;
     s->w16_off = malloc((size_t)n * sizeof *s->w16_off);
-    if (!s->w16_off)
+    s->w16_mm = calloc((size_t)(2 * n), sizeof *s->w16_mm);
+    uint8_t *blocked = calloc((size_t)n, 1);
+    if (!s->w16_off || !s->w16_mm || !blocked) {
+        free(blocked);
         return nerc_errorf(NERC_ERR_NOMEM, "out of memory");
+    }
     for (int32_t i = 0; i < n; i++) {
         linear_ref r = encoder_linear_at(m, &m->p, i);
         s->w16_off[i] = total;
-        total += r.IC * r.OC;
+        int64_t size = autocast_size(s, i, r);
+        blocked[i] = size > r.IC * r.OC;
+        total += (size + 31) / 32 * 32; /* 64-byte aligned copies */
         widest = r.IC > widest ? r.IC : widest;
         widest = r.OC > widest ? r.OC : widest;
     }
     int64_t rows = linear_autocast_rows(s->max_rows);
-    s->w16 = malloc((size_t)total * sizeof *s->w16);
+    s->w16 = aligned_alloc(64, (size_t)total * sizeof *s->w16);
     s->in16 = malloc((size_t)(rows * widest) * sizeof *s->in16);
     s->out16 = malloc((size_t)(rows * widest) * sizeof *s->out16);
+    nerc_status st = NERC_OK;
     if (!s->w16 || !s->in16 || !s->out16)
-        return nerc_errorf(NERC_ERR_NOMEM, "cannot allocate bf16 weights and scratch (%.1f MiB)",
-                           (double)(total + 2 * rows * widest) * 2.0 / 1048576.0);
-    return NERC_OK;
+        st = nerc_errorf(NERC_ERR_NOMEM, "cannot allocate bf16 weights and scratch (%.1f MiB)",
+                         (double)(total + 2 * rows * widest) * 2.0 / 1048576.0);
+    for (int32_t i = 0; st == NERC_OK && i < n; i++)
+        st = autocast_products(s, i, encoder_linear_at(m, &m->p, i), blocked[i]);
+    free(blocked);
+    return st;
+}
+
+static int is_blocked(const struct nerc_state *s, int32_t i) { return s->w16_mm[2 * i].weights != NULL; }
+
+autocast_weights encoder_autocast_weights(const struct nerc_state *s, int32_t index) {
+    if (is_blocked(s, index))
+        return (autocast_weights){NULL, &s->w16_mm[2 * index], &s->w16_mm[2 * index + 1]};
+    return (autocast_weights){s->w16 + s->w16_off[index], NULL, NULL};
+}
+
+static void pack_blocked(struct nerc_state *s, int32_t i, linear_ref r) {
+    uint16_t *fwd = s->w16 + s->w16_off[i], *bwd = fwd + r.IC * r.OC;
+#pragma omp parallel for schedule(static)
+    for (int64_t row = 0; row < r.OC; row += BF16_AMX_ROWS)
+        bf16_pack_amx_rows(fwd, bwd, r.w + row * r.IC, row, r.IC, r.OC);
 }
 
 void encoder_refresh_w16(struct nerc_state *s) {
     int32_t n = encoder_n_linears(s->m);
     for (int32_t i = 0; i < n; i++) {
         linear_ref r = encoder_linear_at(s->m, &s->m->p, i);
-        f32_to_bf16(s->w16 + s->w16_off[i], r.w, r.IC * r.OC);
+        if (is_blocked(s, i))
+            pack_blocked(s, i, r);
+        else
+            f32_to_bf16(s->w16 + s->w16_off[i], r.w, r.IC * r.OC);
     }
 }
 
-int encoder_w16_copies(const struct nerc_state *s, uint16_t **per_tensor) {
+/* Tensor pt's copy, when it lies within linear i's weight (from lo). */
+static bf16_copy tensor_copy(const struct nerc_state *s, int32_t i, linear_ref r, int64_t lo, const param_tensor *pt) {
+    uint16_t *base = s->w16 + s->w16_off[i];
+    if (!is_blocked(s, i))
+        return (bf16_copy){.plain = base + (pt->offset - lo)};
+    return (bf16_copy){.amx = {base, base + r.IC * r.OC, (pt->offset - lo) / r.IC, r.IC, r.OC}};
+}
+
+/* Whether a tensor of a blocked linear starts and ends on bands of rows (AdamW packs band by band). */
+static int on_bands(int64_t offset, int64_t numel, int64_t IC) {
+    int64_t band = BF16_AMX_ROWS * IC;
+    return offset % band == 0 && numel % band == 0;
+}
+
+int encoder_w16_copies(const struct nerc_state *s, bf16_copy *per_tensor) {
     const nerc_model *m = s->m;
-    for (int32_t t = 0; t < m->n_tensors; t++)
-        per_tensor[t] = NULL;
+    memset(per_tensor, 0, (size_t)m->n_tensors * sizeof *per_tensor);
     if (!s->w16)
         return 0;
     int32_t n = encoder_n_linears(m);
@@ -198,16 +275,17 @@ int encoder_w16_copies(const struct nerc_state *s, uint16_t **per_tensor) {
         total += hi - lo;
         for (int32_t t = 0; t < m->n_tensors; t++) {
             const param_tensor *pt = &m->tensors[t];
-            if (pt->offset >= lo && pt->offset + pt->numel <= hi) {
-                per_tensor[t] = s->w16 + s->w16_off[i] + (pt->offset - lo);
+            if (pt->offset >= lo && pt->offset + pt->numel <= hi &&
+                (!is_blocked(s, i) || on_bands(pt->offset - lo, pt->numel, r.IC))) {
+                per_tensor[t] = tensor_copy(s, i, r, lo, pt);
                 covered += pt->numel;
             }
         }
     }
     if (covered == total)
         return 1;
-    for (int32_t t = 0; t < m->n_tensors; t++) /* a weight no tensor covers: the forward pass refreshes them all */
-        per_tensor[t] = NULL;
+    /* a weight no tensor covers: the forward pass refreshes them all */
+    memset(per_tensor, 0, (size_t)m->n_tensors * sizeof *per_tensor);
     return 0;
 }
 

@@ -189,7 +189,7 @@ static int is_row_table(const param_tensor *t, const grad_rows *gr) {
 }
 
 void adamw_step(adamw_state *a, struct nerc_model *m, const float *grads, const grad_rows *gr, float grad_scale,
-                double lr, const adamw_hparams *hp, uint16_t *const *p16) {
+                double lr, const adamw_hparams *hp, const bf16_copy *p16) {
     a->step++;
     int lazy = lazy_step(a, m->params_mem, gr);
     if (!lazy)
@@ -212,8 +212,10 @@ void adamw_step(adamw_state *a, struct nerc_model *m, const float *grads, const 
             for (int64_t r = 0; live && r < gr->rows; r++)
                 a->live[r] |= gr->used[r];
         } else {
-            if (p16 && p16[i])
-                adamw_update_bf16(p, mm, v, grads + t->offset, p16[i], t->numel, &k);
+            if (p16 && p16[i].amx.fwd)
+                adamw_update_amx(p, mm, v, grads + t->offset, &p16[i].amx, t->numel, &k);
+            else if (p16 && p16[i].plain)
+                adamw_update_bf16(p, mm, v, grads + t->offset, p16[i].plain, t->numel, &k);
             else
                 adamw_update(p, mm, v, grads + t->offset, t->numel, &k);
             if (!gr || t->offset == gr->offset)

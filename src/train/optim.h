@@ -27,7 +27,7 @@ typedef struct {
      * live_rows 0: not known; the next step by rows finds them from m and v. */
     uint8_t *live;
     int64_t live_rows;
-    uint16_t **p16; /* [n_tensors] scratch of adamw_step_state: where each tensor's bf16 copy lives */
+    bf16_copy *p16; /* [n_tensors] scratch of adamw_step_state: where each tensor's bf16 copy lives */
     /* lazy_rows (set by the caller, who then calls adamw_rows_current before
      * anything reads the table): a step updates only the rows its batch used;
      * each row's skipped zero-gradient steps are run when it is next used, or
@@ -74,12 +74,13 @@ nerc_status adamw_mark_live_rows(adamw_state *a, const grad_rows *gr, const int3
  *   m = b1 m + (1-b1) g;  v = b2 v + (1-b2) g^2
  *   p -= lr/(1-b1^t) * m / (sqrt(v)/sqrt(1-b2^t) + eps)
  * gr (may be NULL): the rows known to be zero are not read. p16 (may be
- * NULL): per tensor, a bf16 copy of p to write with the update (bf16
- * training's weight copies, encoder_w16_copies), or NULL. On a bf16 training
+ * NULL): per tensor, where to write a bf16 copy of p with the update (bf16
+ * training's weight copies, encoder_w16_copies: plain or AMX blocked), or
+ * all NULL. On a bf16 training
  * state, follow with encoder_w16_written or encoder_w16_stale (as
  * adamw_step_state does). */
 void adamw_step(adamw_state *a, struct nerc_model *m, const float *grads, const grad_rows *gr, float grad_scale,
-                double lr, const adamw_hparams *hp, uint16_t *const *p16);
+                double lr, const adamw_hparams *hp, const bf16_copy *p16);
 /* adamw_step over m (s's model) with s's gradients; in bf16 training it
  * writes the state's bf16 weight copies with the update and marks them
  * written (stale, to be refreshed by the next forward pass, when they cannot
