@@ -116,7 +116,7 @@ static void k_ln_backward_unfused(work *w) {
     dropout_backward(w->a, N * C, 0.1f, 1, 2);
 }
 
-static void k_gelu_bias_backward(work *w) { act_bias_backward(w->a, w->e, w->b, w->c, w->N, F, ACT_KIND_GELU); }
+static void k_gelu_bias_backward(work *w) { act_bias_backward(w->a, w->e, w->b, w->c, w->N, F); }
 
 static void k_gelu_bias_backward_unfused(work *w) {
     int64_t N = w->N;

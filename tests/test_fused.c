@@ -60,20 +60,29 @@ static void act_ref_backward(act_kind k, float *dx, const float *dy, const float
         gelu_backward(dx, dy, x, n);
 }
 
-/* pre = y + b; act = f(pre)  vs  bias_act_forward. */
+/* pre = y + b; act = f(pre), slope = f'(pre)  vs  bias_act_forward (the
+ * reference slope: the reference backward of a gradient of ones). */
 static void test_bias_act(int64_t N, int64_t F, act_kind k) {
     int64_t n = N * F;
-    float *y = randn(n, 2.0f), *b = randn(F, 1.0f), *pre = malloc((size_t)n * 4 + 4), *act = malloc((size_t)n * 4 + 4);
-    float *rpre = copy(y, n), *ract = malloc((size_t)n * 4 + 4);
+    float *y = randn(n, 2.0f), *b = randn(F, 1.0f), *slope = malloc((size_t)n * 4 + 4), *act = malloc((size_t)n * 4 + 4);
+    float *rpre = copy(y, n), *ract = malloc((size_t)n * 4 + 4), *ones = malloc((size_t)n * 4 + 4);
+    float *rslope = calloc((size_t)n + 1, 4);
+    for (int64_t i = 0; i < n; i++)
+        ones[i] = 1.0f;
     for (int64_t r = 0; r < N; r++)
         for (int64_t f = 0; f < F; f++)
             rpre[r * F + f] += b[f];
     act_ref_forward(k, ract, rpre, n);
-    bias_act_forward(pre, act, y, b, N, F, k);
-    CHECK_MSG(same(pre, rpre, n) && same(act, ract, n), "bias_act_forward %lldx%lld kind %d", (long long)N,
+    act_ref_backward(k, rslope, ones, rpre, n);
+    bias_act_forward(slope, act, y, b, N, F, k);
+    CHECK_MSG(same(slope, rslope, n) && same(act, ract, n), "bias_act_forward %lldx%lld kind %d", (long long)N,
               (long long)F, (int)k);
-    /* in place, no pre kept */
+    /* in place, the slope over the input (as training keeps it) / no slope kept */
     float *io = copy(y, n);
+    bias_act_forward(io, act, io, b, N, F, k);
+    CHECK_MSG(same(io, rslope, n) && same(act, ract, n), "bias_act_forward, slope in place %lldx%lld kind %d",
+              (long long)N, (long long)F, (int)k);
+    memcpy(io, y, (size_t)n * 4);
     bias_act_forward(NULL, io, io, b, N, F, k);
     CHECK_MSG(same(io, ract, n), "bias_act_forward in place %lldx%lld kind %d", (long long)N, (long long)F, (int)k);
     /* backward: dpre = f'(pre) dact; dbias += sum_n dpre */
@@ -81,12 +90,12 @@ static void test_bias_act(int64_t N, int64_t F, act_kind k) {
     float *db = randn(F, 1.0f), *rdb = copy(db, F);
     act_ref_backward(k, rdpre, dact, rpre, n);
     linear_backward(NULL, NULL, rdb, rdpre, NULL, NULL, N, 1, F, 1.0f, 1.0f);
-    act_bias_backward(dpre, db, dact, rpre, N, F, k);
+    act_bias_backward(dpre, db, dact, rslope, N, F);
     CHECK_MSG(same(dpre, rdpre, n), "act_bias_backward dpre %lldx%lld kind %d", (long long)N, (long long)F, (int)k);
     CHECK_MSG(max_rel(db, rdb, F) <= 1e-6, "act_bias_backward dbias %lldx%lld: %.3g", (long long)N, (long long)F,
               max_rel(db, rdb, F));
-    free(y), free(b), free(pre), free(act), free(rpre), free(ract), free(io), free(dact), free(dpre), free(rdpre);
-    free(db), free(rdb);
+    free(y), free(b), free(slope), free(act), free(rpre), free(ract), free(ones), free(rslope), free(io), free(dact);
+    free(dpre), free(rdpre), free(db), free(rdb);
 }
 
 /* res = dropout(y + b) + x; out = LN(res)  and its backward  vs  the fused pair. */

@@ -9,10 +9,12 @@
 
 #include "kernels/rows.h"
 
-/* act(N,F) = f(y + bias); pre = y + bias when pre != NULL (kept for the
- * backward; pre may be y). bias may be NULL. Replaces: bias add in the GEMM,
- * activation_forward. */
-void bias_act_forward(float *pre, float *act, const float *y, const float *bias, int64_t N, int64_t F, act_kind kind);
+/* act(N,F) = f(y + bias); slope = f'(y + bias) when slope != NULL (what the
+ * backward needs, computed while the value's erf / tanh is at hand; slope may
+ * be y). bias may be NULL. Replaces: bias add in the GEMM,
+ * activation_forward, and the slope's own evaluation in the backward. */
+void bias_act_forward(float *slope, float *act, const float *y, const float *bias, int64_t N, int64_t F,
+                      act_kind kind);
 
 /* res(N,C) = dropout(y + bias) + resid (res may be y); out = LayerNorm(res)
  * with mean/rstd saved. bias may be NULL; p = 0: no dropout. Replaces: bias
@@ -30,10 +32,10 @@ void layernorm_dropout_backward(float *dy, float *dresid, float *dweight, float 
                                 const float *res, const float *weight, const float *mean, const float *rstd, int64_t N,
                                 int64_t C, float p, uint64_t seed, uint64_t stream);
 
-/* dpre(N,F) = f'(pre) * dact (=); then dbias(F) += sum_n dpre, summed as
- * linear_backward sums a bias gradient (double, rows in order over column
- * blocks: the same bits at any thread count). */
-void act_bias_backward(float *dpre, float *dbias, const float *dact, const float *pre, int64_t N, int64_t F,
-                       act_kind kind);
+/* dpre(N,F) = slope * dact (=), slope from bias_act_forward (the same bits
+ * as activation_backward from the pre-activation); then dbias(F) += sum_n
+ * dpre, summed as linear_backward sums a bias gradient (double, rows in
+ * order over column blocks: the same bits at any thread count). */
+void act_bias_backward(float *dpre, float *dbias, const float *dact, const float *slope, int64_t N, int64_t F);
 
 #endif

@@ -92,8 +92,8 @@
        const float *bias, int64_t N, int64_t OC),                                                                      \
       (io, row_scale, row_zero, col_scale, col_sum, bias, N, OC))                                                      \
     V(bias_act_forward,                                                                                                \
-      (float *pre, float *act, const float *y, const float *bias, int64_t N, int64_t F, act_kind kind),                \
-      (pre, act, y, bias, N, F, kind))                                                                                 \
+      (float *slope, float *act, const float *y, const float *bias, int64_t N, int64_t F, act_kind kind),              \
+      (slope, act, y, bias, N, F, kind))                                                                                 \
     V(bias_dropout_residual_layernorm_forward,                                                                         \
       (float *res, float *out, float *mean, float *rstd, const float *y, const float *bias, const float *resid,        \
        const float *weight, const float *ln_bias, int64_t N, int64_t C, float eps, float p, uint64_t seed,             \
@@ -105,8 +105,8 @@
        uint64_t stream),                                                                                               \
       (dy, dresid, dweight, dln_bias, dout, res, weight, mean, rstd, N, C, p, seed, stream))                           \
     V(act_bias_backward,                                                                                               \
-      (float *dpre, float *dbias, const float *dact, const float *pre, int64_t N, int64_t F, act_kind kind),           \
-      (dpre, dbias, dact, pre, N, F, kind))
+      (float *dpre, float *dbias, const float *dact, const float *slope, int64_t N, int64_t F),                        \
+      (dpre, dbias, dact, slope, N, F))
 
 /* One table of kernels per level. */
 #define SIMD_FIELD_V(name, params, args) void(*name) params;

@@ -31,7 +31,7 @@ static nerc_status block_backward(struct nerc_state *s, int64_t l, const float *
     layer_view p = encoder_layer(m, &m->p, l), g = encoder_layer(m, &s->g, l);
     int64_t N = s->n_rows, R = s->max_rows, C = c->dim, F = c->hidden_dim, H = c->n_heads;
     const float *qkv = s->qkv + l * R * 3 * C, *att = s->att + l * H * s->max_att, *ctx = s->ctx + l * R * C;
-    const float *res1 = s->res1 + l * R * C, *h1 = s->h1 + l * R * C, *fc1 = s->fc1 + l * R * F;
+    const float *res1 = s->res1 + l * R * C, *h1 = s->h1 + l * R * C, *fc1_slope = s->fc1 + l * R * F;
     const float *act = s->fc1_act + l * R * F, *res2 = s->res2 + l * R * C;
 #define W(op) encoder_linear(m, &m->p, l, op)
 #define G(op) encoder_linear(m, &s->g, l, op)
@@ -43,7 +43,7 @@ static nerc_status block_backward(struct nerc_state *s, int64_t l, const float *
     NERC_TRY(linear_grad(s, s->d_act, WRITE_DINP, W(LIN_FC2), G(LIN_FC2), s->d_res, act));
     /* act = activation(fc1 + b1), with fc1's bias gradient in the same call; fc1 = h1 W1^T */
     linear_ref g1 = G(LIN_FC1);
-    act_bias_backward(s->d_fc1, g1.b, s->d_act, fc1, N, F, encoder_act_kind(c));
+    act_bias_backward(s->d_fc1, g1.b, s->d_act, fc1_slope, N, F);
     g1.b = NULL;
     NERC_TRY(linear_grad(s, s->d_h1, ADD_TO_DINP, W(LIN_FC1), g1, s->d_fc1, h1));
     /* h1 = LN1(res1); res1 = dropout(out(ctx)) + x: d_in = dres1, d_res = dropout(dres1) */

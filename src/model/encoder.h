@@ -119,7 +119,7 @@ struct nerc_state {
     float *res1;              /* (L, N, C) attention output + x */
     float *ln1_mean, *ln1_rstd; /* (L, N) */
     float *h1;                /* (L, N, C) first LayerNorm output */
-    float *fc1;               /* (L, N, F) before the activation */
+    float *fc1;               /* (L, N, F) the activation's slope at fc1's output (training) */
     float *fc1_act;           /* (L, N, F) after it */
     float *res2;              /* (L, N, C) dropout(FFN out) + h1 */
     float *ln2_mean, *ln2_rstd; /* (L, N) */
