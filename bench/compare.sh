@@ -41,7 +41,7 @@ for p in fp32 bf16; do
   awk -v p="$p" '$1 == p && $2 == "training" && $3 == "step" {print $6; exit}' "$W/nerc_train.txt" | while read -r v; do put nerc "train_step_$p" "$v"; done
   awk -v p="$p" '$1 == p && $2 == "training" && $3 == "step" {print $8; exit}' "$W/nerc_train.txt" | while read -r v; do put nerc "train_tok_$p" "$v"; done
 done
-put nerc train_rss "$(awk '/peak RSS of this process/ {print $(NF-1)}' "$W/nerc_train.txt")"
+put nerc train_rss "$(awk '/peak RSS during fp32 training/ {print $(NF-1)}' "$W/nerc_train.txt")"
 for p in fp32 bf16 int8; do
   build/bench/bench_model "$STEPS" "$THREADS" "$p" >"$W/nerc_$p.txt"
   grep "dev inference" "$W/nerc_$p.txt"

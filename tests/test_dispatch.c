@@ -207,22 +207,30 @@ static void compare_adamw_rows(float decay_factor) {
     CHECK(!memcmp(p[0], p[1], sizeof p[0]) && !memcmp(mo[0], mo[1], sizeof mo[0]) && !memcmp(v[0], v[1], sizeof v[0]));
 }
 
+/* Two equal copies of AdamW's p, m, v (each 2 x n values, the copies back to
+ * back) and a gradient, NaN and infinities among them; the coefficients
+ * (clip factor and decay on). */
+static adamw_coeffs adamw_inputs(float *p0, float *m0, float *v0, float *g, int n, uint64_t seed) {
+    float *p1 = p0 + n, *m1 = m0 + n, *v1 = v0 + n;
+    rng_state r;
+    rng_seed(&r, seed);
+    for (int i = 0; i < n; i++) {
+        p0[i] = p1[i] = (float)rng_normal(&r);
+        m0[i] = m1[i] = (float)rng_normal(&r) * 0.01f;
+        v0[i] = v1[i] = (float)rng_uniform(&r) * 1e-4f;
+        g[i] = (float)rng_normal(&r) * 0.01f;
+    }
+    p0[5] = p1[5] = NAN, p0[6] = p1[6] = INFINITY, g[7] = NAN;
+    return (adamw_coeffs){0.5f, 0.999f, 0.9f, 0.999f, 1e-3f, 0.03f, 1e-8f};
+}
+
 /* adamw_update_bf16 = adamw_update, then f32_to_bf16 of the new p: the same
  * bits in p, m, v and the bf16 copy (NaN and infinities among the values). */
 static void compare_adamw_bf16(void) {
     enum { N = 9001 };
     static float p[2][N], mo[2][N], v[2][N], g[N];
     static uint16_t p16[2][N];
-    rng_state r;
-    rng_seed(&r, 9);
-    for (int i = 0; i < N; i++) {
-        p[0][i] = p[1][i] = (float)rng_normal(&r);
-        mo[0][i] = mo[1][i] = (float)rng_normal(&r) * 0.01f;
-        v[0][i] = v[1][i] = (float)rng_uniform(&r) * 1e-4f;
-        g[i] = (float)rng_normal(&r) * 0.01f;
-    }
-    p[0][5] = p[1][5] = NAN, p[0][6] = p[1][6] = INFINITY, g[7] = NAN;
-    adamw_coeffs k = {0.5f, 0.999f, 0.9f, 0.999f, 1e-3f, 0.03f, 1e-8f};
+    adamw_coeffs k = adamw_inputs(p[0], mo[0], v[0], g, N, 9);
     adamw_update(p[0], mo[0], v[0], g, N, &k);
     f32_to_bf16(p16[0], p[0], N);
     adamw_update_bf16(p[1], mo[1], v[1], g, p16[1], N, &k);
@@ -239,16 +247,7 @@ static void compare_adamw_amx(void) {
     uint16_t *fwd = aligned_alloc(64, OC * IC * sizeof *fwd), *bwd = aligned_alloc(64, OC * IC * sizeof *bwd);
     memset(fwd, 0xee, OC * IC * sizeof *fwd);
     memset(bwd, 0xee, OC * IC * sizeof *bwd);
-    rng_state r;
-    rng_seed(&r, 10);
-    for (int i = 0; i < N; i++) {
-        p[0][i] = p[1][i] = (float)rng_normal(&r);
-        mo[0][i] = mo[1][i] = (float)rng_normal(&r) * 0.01f;
-        v[0][i] = v[1][i] = (float)rng_uniform(&r) * 1e-4f;
-        g[i] = (float)rng_normal(&r) * 0.01f;
-    }
-    p[0][5] = p[1][5] = NAN, p[0][6] = p[1][6] = INFINITY, g[7] = NAN;
-    adamw_coeffs k = {0.5f, 0.999f, 0.9f, 0.999f, 1e-3f, 0.03f, 1e-8f};
+    adamw_coeffs k = adamw_inputs(p[0], mo[0], v[0], g, N, 10);
     adamw_update(p[0], mo[0], v[0], g, N, &k);
     bf16_amx_copy c = {fwd, bwd, ROW0, IC, OC};
     adamw_update_amx(p[1], mo[1], v[1], g, &c, N, &k);
