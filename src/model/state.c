@@ -165,25 +165,11 @@ static int autocast_blocked(linear_ref r, dnnl_memory_desc_t *fwd, dnnl_memory_d
            onednn_bf16_blocked_layout(bwd, r.OC, r.IC) == NERC_OK;
 }
 
-/* Room for linear r's copy at s->w16_off[i] (twice its size when blocked);
- * the blocked copies' products are made once w16 exists. */
-static int64_t autocast_size(struct nerc_state *s, int32_t i, linear_ref r) {
-    dnnl_memory_desc_t fwd, bwd;
-    int blocked = autocast_blocked(r, &fwd, &bwd);
-    if (blocked) { /* the descriptors until the buffer exists */
-        s->w16_mm[2 * i].packed_md = fwd;
-        s->w16_mm[2 * i + 1].packed_md = bwd;
-    }
-    return (blocked ? 2 : 1) * r.IC * r.OC;
-}
-
-static nerc_status autocast_products(struct nerc_state *s, int32_t i, linear_ref r, int blocked) {
-    if (!blocked)
-        return NERC_OK;
+/* The products over linear i's blocked copies (layout: its fwd and bwd descriptors). */
+static nerc_status autocast_products(struct nerc_state *s, int32_t i, linear_ref r, const dnnl_memory_desc_t *layout) {
     uint16_t *fwd = s->w16 + s->w16_off[i], *bwd = fwd + r.IC * r.OC;
-    dnnl_memory_desc_t fmd = s->w16_mm[2 * i].packed_md, bmd = s->w16_mm[2 * i + 1].packed_md;
-    NERC_TRY(onednn_matmul_over(&s->w16_mm[2 * i], &fmd, fwd, r.IC, r.OC));
-    return onednn_matmul_over(&s->w16_mm[2 * i + 1], &bmd, bwd, r.OC, r.IC);
+    NERC_TRY(onednn_matmul_over(&s->w16_mm[2 * i], &layout[0], fwd, r.IC, r.OC));
+    return onednn_matmul_over(&s->w16_mm[2 * i + 1], &layout[1], bwd, r.OC, r.IC);
 }
 
 /* bf16 training: room for the bf16 weight copies and the matmul operands. */
@@ -195,30 +181,32 @@ static nerc_status make_autocast(struct nerc_state *s) {
     s->w16_off = malloc((size_t)n * sizeof *s->w16_off);
     s->w16_mm = calloc((size_t)(2 * n), sizeof *s->w16_mm);
     uint8_t *blocked = calloc((size_t)n, 1);
-    if (!s->w16_off || !s->w16_mm || !blocked) {
-        free(blocked);
-        return nerc_errorf(NERC_ERR_NOMEM, "out of memory");
-    }
-    for (int32_t i = 0; i < n; i++) {
+    dnnl_memory_desc_t *layout = calloc((size_t)(2 * n), sizeof *layout); /* each linear's fwd, bwd when blocked */
+    nerc_status st = NERC_OK;
+    if (!s->w16_off || !s->w16_mm || !blocked || !layout)
+        st = nerc_errorf(NERC_ERR_NOMEM, "out of memory");
+    for (int32_t i = 0; st == NERC_OK && i < n; i++) {
         linear_ref r = encoder_linear_at(m, &m->p, i);
+        blocked[i] = autocast_blocked(r, &layout[2 * i], &layout[2 * i + 1]);
         s->w16_off[i] = total;
-        int64_t size = autocast_size(s, i, r);
-        blocked[i] = size > r.IC * r.OC;
-        total += (size + 31) / 32 * 32; /* 64-byte aligned copies */
+        total += ((blocked[i] ? 2 : 1) * r.IC * r.OC + 31) / 32 * 32; /* 64-byte aligned copies */
         widest = r.IC > widest ? r.IC : widest;
         widest = r.OC > widest ? r.OC : widest;
     }
     int64_t rows = linear_autocast_rows(s->max_rows);
-    s->w16 = aligned_alloc(64, (size_t)total * sizeof *s->w16);
-    s->in16 = malloc((size_t)(rows * widest) * sizeof *s->in16);
-    s->out16 = malloc((size_t)(rows * widest) * sizeof *s->out16);
-    nerc_status st = NERC_OK;
-    if (!s->w16 || !s->in16 || !s->out16)
-        st = nerc_errorf(NERC_ERR_NOMEM, "cannot allocate bf16 weights and scratch (%.1f MiB)",
-                         (double)(total + 2 * rows * widest) * 2.0 / 1048576.0);
+    if (st == NERC_OK) {
+        s->w16 = aligned_alloc(64, (size_t)total * sizeof *s->w16);
+        s->in16 = malloc((size_t)(rows * widest) * sizeof *s->in16);
+        s->out16 = malloc((size_t)(rows * widest) * sizeof *s->out16);
+        if (!s->w16 || !s->in16 || !s->out16)
+            st = nerc_errorf(NERC_ERR_NOMEM, "cannot allocate bf16 weights and scratch (%.1f MiB)",
+                             (double)(total + 2 * rows * widest) * 2.0 / 1048576.0);
+    }
     for (int32_t i = 0; st == NERC_OK && i < n; i++)
-        st = autocast_products(s, i, encoder_linear_at(m, &m->p, i), blocked[i]);
+        if (blocked[i])
+            st = autocast_products(s, i, encoder_linear_at(m, &m->p, i), &layout[2 * i]);
     free(blocked);
+    free(layout);
     return st;
 }
 
