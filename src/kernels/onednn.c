@@ -249,7 +249,9 @@ static size_t dt_size(dnnl_data_type_t dt) { return dt == dnnl_bf16 ? 2 : dt == 
 /* Rows [at, at + M) of the product through the primitive for M rows. */
 static nerc_status run_fixed_m(const onednn_matmul *mm, void *dst, const void *src, int64_t at, int64_t M,
                                dnnl_memory_t bias, int accumulate) {
-    onednn_key key = {.kind = 1, .a = (int32_t)mm->src_dt, .b = (int32_t)mm->dst_dt,
+    /* kind 1: weights packed at init in the layout preferred at FIXED_M_STEP
+     * rows; kind 3: BA16a64b2a (onednn_matmul_over), which may differ */
+    onednn_key key = {.kind = mm->over ? 3 : 1, .a = (int32_t)mm->src_dt, .b = (int32_t)mm->dst_dt,
                       .c = (bias != NULL) | accumulate << 1, .M = M, .N = mm->OC, .K = mm->IC};
     fixed_m_shape shape = {mm, M, bias != NULL, accumulate};
     dnnl_primitive_t prim = NULL;
@@ -313,7 +315,7 @@ nerc_status onednn_matmul_over(onednn_matmul *mm, const dnnl_memory_desc_t *layo
     dnnl_stream_t s_unused = NULL;
     NERC_TRY(onednn_engine(&e, &s_unused));
     *mm = (onednn_matmul){.IC = IC, .OC = OC, .src_dt = dnnl_bf16, .wei_dt = dnnl_bf16, .dst_dt = dnnl_f32,
-                          .fixed_m = 1, .packed_md = *layout};
+                          .fixed_m = 1, .over = 1, .packed_md = *layout};
     DNNL_TRY(dnnl_memory_create(&mm->weights, layout, e, weights), "blocked weights memory");
     return NERC_OK;
 }

@@ -42,6 +42,7 @@ typedef struct {
     int64_t IC, OC;
     dnnl_data_type_t src_dt, wei_dt, dst_dt;
     int fixed_m;                 /* AMX: no runtime-M primitive, per-M ones from a shared table */
+    int over;                    /* onednn_matmul_over: weights in BA16a64b2a, not the layout packed at init */
     dnnl_memory_desc_t packed_md; /* the weights' layout */
     dnnl_primitive_t prim;       /* runtime M (NULL when fixed_m) */
     dnnl_memory_t weights; /* packed */
