@@ -113,8 +113,7 @@ static void test_amx_layout(void) {
         for (int64_t row = 0; row < OC; row += BF16_AMX_ROWS)
             bf16_pack_amx_rows(fwd, bwd, w + row * IC, row, IC, OC);
         dnnl_memory_desc_t lf, lb;
-        CHECK_OK(onednn_bf16_blocked_layout(&lf, IC, OC));
-        CHECK_OK(onednn_bf16_blocked_layout(&lb, OC, IC));
+        CHECK(onednn_bf16_blocked_layout(&lf, IC, OC) && onednn_bf16_blocked_layout(&lb, OC, IC));
         CHECK_MSG(reorder_matches(&lf, plain, dnnl_ba, fwd), "forward copy of (%lld, %lld) differs from oneDNN's",
                   (long long)OC, (long long)IC);
         CHECK_MSG(reorder_matches(&lb, plain, dnnl_ab, bwd), "input-gradient copy of (%lld, %lld) differs",

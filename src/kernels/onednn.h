@@ -60,10 +60,10 @@ nerc_status onednn_matmul_run(const onednn_matmul *mm, void *dst, const void *sr
 /* bf16 training on AMX: the weights of a product live in the caller's
  * buffer in oneDNN's brgemm layout (BA16a64b2a over (K, N), written by
  * bf16_pack_amx_rows, kernels/convert.h) and change between runs.
- * onednn_bf16_blocked_layout gives that layout's descriptor, or a failing
- * status where oneDNN would not run it on AMX brgemm (no AMX, sizes not
- * multiples of 64): the caller keeps plain weights then. */
-nerc_status onednn_bf16_blocked_layout(dnnl_memory_desc_t *md, int64_t K, int64_t N);
+ * onednn_bf16_blocked_layout sets that layout's descriptor and returns 1,
+ * or returns 0 where oneDNN would not run it on AMX brgemm (no AMX, sizes
+ * not multiples of 64): the caller keeps plain weights then. */
+int onednn_bf16_blocked_layout(dnnl_memory_desc_t *md, int64_t K, int64_t N);
 /* mm over `weights` (layout from onednn_bf16_blocked_layout(IC, OC)): bf16
  * src, f32 dst; release with onednn_matmul_release (the buffer stays the caller's). */
 nerc_status onednn_matmul_over(onednn_matmul *mm, const dnnl_memory_desc_t *layout, void *weights, int64_t IC,

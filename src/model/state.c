@@ -161,8 +161,7 @@ static int autocast_blocked(linear_ref r, dnnl_memory_desc_t *fwd, dnnl_memory_d
     const char *env = getenv("NERC_BF16_WEIGHTS");
     if (env && !strcmp(env, "plain"))
         return 0;
-    return onednn_bf16_blocked_layout(fwd, r.IC, r.OC) == NERC_OK &&
-           onednn_bf16_blocked_layout(bwd, r.OC, r.IC) == NERC_OK;
+    return onednn_bf16_blocked_layout(fwd, r.IC, r.OC) && onednn_bf16_blocked_layout(bwd, r.OC, r.IC);
 }
 
 /* The products over linear i's blocked copies (layout: its fwd and bwd descriptors). */
