@@ -118,6 +118,7 @@ static void k_ln_backward_unfused(work *w) {
 
 static void k_gelu_bias_backward(work *w) { act_bias_backward(w->a, w->e, w->b, w->c, w->N, F); }
 
+/* the slope evaluated again from the pre-activation, as before the forward kept it */
 static void k_gelu_bias_backward_unfused(work *w) {
     int64_t N = w->N;
     memset(w->a, 0, (size_t)(N * F) * 4);
@@ -164,10 +165,10 @@ int main(int argc, char **argv) {
     double triad_bw = 3 * nF * N / best_of(stream_triad, &w, repeats) / 1e9;
     printf("  STREAM copy %.1f GB/s, triad %.1f GB/s\n", copy_bw, triad_bw);
     const kernel_case cases[] = {
-        {"bias + GELU (fc1)", k_bias_gelu, k_bias_gelu_unfused, 3 * nF},
+        {"bias + GELU + slope (fc1)", k_bias_gelu, k_bias_gelu_unfused, 3 * nF},
         {"bias+dropout+residual+LayerNorm", k_res_ln, k_res_ln_unfused, 4 * nC},
         {"LayerNorm+dropout backward", k_ln_backward, k_ln_backward_unfused, 6 * nC},
-        {"GELU backward + bias grad", k_gelu_bias_backward, k_gelu_bias_backward_unfused, 3 * nF},
+        {"GELU backward (kept slope) + bias grad", k_gelu_bias_backward, k_gelu_bias_backward_unfused, 3 * nF},
         {"AdamW (clip folded in)", k_adamw, NULL, 7 * nF / 2},
         {"fp32 -> bf16", k_bf16, NULL, nF + nF / 2},
         {"int8: quantize rows", k_quantize, NULL, nF + nF / 4},
