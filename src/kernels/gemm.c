@@ -101,27 +101,12 @@ static nerc_status bf16_make(int ta, int tb, int acc, int64_t M, int64_t N, int6
     NERC_TRY(bf16_desc(&c, M, N, 0, dnnl_f32));
     dnnl_matmul_desc_t md;
     DNNL_TRY(dnnl_matmul_desc_init(&md, &a, &b, NULL, &c), "gemm_bf16 matmul desc");
-    dnnl_primitive_attr_t attr = NULL;
-    dnnl_post_ops_t ops = NULL;
-    dnnl_status_t s = dnnl_primitive_attr_create(&attr);
-    if (s == dnnl_success && acc) { /* C += A B: a sum post-op */
-        s = dnnl_post_ops_create(&ops);
-        if (s == dnnl_success)
-            s = dnnl_post_ops_append_sum(ops, 1.0f);
-        if (s == dnnl_success)
-            s = dnnl_primitive_attr_set_post_ops(attr, ops);
-    }
     dnnl_primitive_desc_t pd = NULL;
-    if (s == dnnl_success)
-        s = dnnl_primitive_desc_create(&pd, &md, attr, engine, NULL);
+    dnnl_status_t s = onednn_matmul_pd(&pd, &md, acc); /* C += A B when acc */
     if (s == dnnl_success)
         s = dnnl_primitive_create(out, pd);
     if (pd)
         dnnl_primitive_desc_destroy(pd);
-    if (ops)
-        dnnl_post_ops_destroy(ops);
-    if (attr)
-        dnnl_primitive_attr_destroy(attr);
     return s == dnnl_success ? NERC_OK
                              : nerc_errorf(NERC_ERR_INTERNAL, "oneDNN: bf16 matmul (ta %d, tb %d) unavailable (%d)",
                                            ta, tb, (int)s);

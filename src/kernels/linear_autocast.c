@@ -15,16 +15,14 @@ int64_t linear_autocast_rows(int64_t N) {
 
 nerc_status linear_autocast_forward(float *out, const float *inp, const autocast_weights *w16, const float *bias,
                                     uint16_t *in16, int64_t N, int64_t IC, int64_t OC) {
-    if (w16->fwd) {
-        f32_to_bf16(in16, inp, N * IC);
+    f32_to_bf16(in16, inp, N * IC);
+    if (w16->fwd) /* the bias added by the product */
         return onednn_matmul_run_f32(w16->fwd, out, in16, N, bias, 0);
-    }
     if (bias) {
 #pragma omp parallel for schedule(static)
         for (int64_t n = 0; n < N; n++)
             memcpy(out + n * OC, bias, (size_t)OC * sizeof *out);
     }
-    f32_to_bf16(in16, inp, N * IC);
     return gemm_bf16(0, 1, N, OC, IC, in16, w16->plain, bias ? 1.0f : 0.0f, out);
 }
 

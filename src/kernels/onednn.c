@@ -31,6 +31,26 @@ nerc_status onednn_engine(dnnl_engine_t *e, dnnl_stream_t *s) {
     return NERC_OK;
 }
 
+dnnl_status_t onednn_matmul_pd(dnnl_primitive_desc_t *pd, const dnnl_matmul_desc_t *md, int accumulate) {
+    dnnl_primitive_attr_t attr = NULL;
+    dnnl_post_ops_t ops = NULL;
+    dnnl_status_t s = dnnl_primitive_attr_create(&attr);
+    if (s == dnnl_success && accumulate) { /* dst += product: a sum post-op */
+        s = dnnl_post_ops_create(&ops);
+        if (s == dnnl_success)
+            s = dnnl_post_ops_append_sum(ops, 1.0f);
+        if (s == dnnl_success)
+            s = dnnl_primitive_attr_set_post_ops(attr, ops);
+    }
+    if (s == dnnl_success)
+        s = dnnl_primitive_desc_create(pd, md, attr, engine, NULL);
+    if (ops)
+        dnnl_post_ops_destroy(ops);
+    if (attr)
+        dnnl_primitive_attr_destroy(attr);
+    return s;
+}
+
 /* Reorders the (IC, OC) weights given in `ba` layout into the packed layout. */
 static nerc_status pack_weights(onednn_matmul *mm, const dnnl_memory_desc_t *packed, dnnl_data_type_t dt,
                                 const void *w) {
@@ -77,23 +97,7 @@ static nerc_status matmul_pd(const onednn_matmul *mm, int64_t M, const dnnl_memo
     DNNL_TRY(dnnl_memory_desc_init_by_tag(&bias, 2, bd, dnnl_f32, dnnl_ab), "bias desc");
     dnnl_matmul_desc_t md;
     DNNL_TRY(dnnl_matmul_desc_init(&md, &src, &wei, with_bias ? &bias : NULL, &dst), "matmul desc");
-    dnnl_primitive_attr_t attr = NULL;
-    dnnl_post_ops_t ops = NULL;
-    dnnl_status_t s = dnnl_primitive_attr_create(&attr);
-    if (s == dnnl_success && accumulate) { /* dst += product: a sum post-op */
-        s = dnnl_post_ops_create(&ops);
-        if (s == dnnl_success)
-            s = dnnl_post_ops_append_sum(ops, 1.0f);
-        if (s == dnnl_success)
-            s = dnnl_primitive_attr_set_post_ops(attr, ops);
-    }
-    if (s == dnnl_success)
-        s = dnnl_primitive_desc_create(pd, &md, attr, engine, NULL);
-    if (ops)
-        dnnl_post_ops_destroy(ops);
-    if (attr)
-        dnnl_primitive_attr_destroy(attr);
-    DNNL_TRY(s, "matmul primitive desc");
+    DNNL_TRY(onednn_matmul_pd(pd, &md, accumulate), "matmul primitive desc");
     return NERC_OK;
 }
 

@@ -19,6 +19,11 @@
 
 nerc_status onednn_engine(dnnl_engine_t *engine, dnnl_stream_t *stream);
 
+/* The primitive descriptor of a matmul on the process's engine, with a sum
+ * post-op (dst += product) when accumulate (the engine must exist:
+ * onednn_engine). */
+dnnl_status_t onednn_matmul_pd(dnnl_primitive_desc_t *pd, const dnnl_matmul_desc_t *md, int accumulate);
+
 /* Primitives kept for the life of the process, for shapes that need one
  * each (AMX: oneDNN 2.x runs brgemm on AMX tiles only for fixed sizes): a
  * key's primitive is built by `build(ctx, &prim)` on first use. Past the
