@@ -64,7 +64,8 @@ static void act_ref_backward(act_kind k, float *dx, const float *dy, const float
  * reference slope: the reference backward of a gradient of ones). */
 static void test_bias_act(int64_t N, int64_t F, act_kind k) {
     int64_t n = N * F;
-    float *y = randn(n, 2.0f), *b = randn(F, 1.0f), *slope = malloc((size_t)n * 4 + 4), *act = malloc((size_t)n * 4 + 4);
+    float *y = randn(n, 2.0f), *b = randn(F, 1.0f);
+    float *slope = malloc((size_t)n * 4 + 4), *act = malloc((size_t)n * 4 + 4);
     float *rpre = copy(y, n), *ract = malloc((size_t)n * 4 + 4), *ones = malloc((size_t)n * 4 + 4);
     float *rslope = calloc((size_t)n + 1, 4);
     for (int64_t i = 0; i < n; i++)

@@ -62,7 +62,6 @@ static void pack_amx_bwd(uint16_t *bwd, const uint16_t *h, int64_t row, int64_t 
     }
 }
 
-
 /* fwd: the 16 rows are 16 of the 64 columns of a block of W^T; each 16 x 16
  * tile of (row, column pair) values is transposed into [pair][row], 64-byte
  * lines of the copy. */

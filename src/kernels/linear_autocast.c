@@ -27,8 +27,8 @@ nerc_status linear_autocast_forward(float *out, const float *inp, const autocast
 }
 
 nerc_status linear_autocast_backward(float *dinp, float *dweight, float *dbias, const float *dout, const float *inp,
-                                     const autocast_weights *w16, uint16_t *in16, uint16_t *out16, int64_t N, int64_t IC,
-                                     int64_t OC, float dinp_beta, float dweight_beta) {
+                                     const autocast_weights *w16, uint16_t *in16, uint16_t *out16, int64_t N,
+                                     int64_t IC, int64_t OC, float dinp_beta, float dweight_beta) {
     f32_to_bf16(out16, dout, N * OC);
     if (dinp && w16->bwd)
         NERC_TRY(onednn_matmul_run_f32(w16->bwd, dinp, out16, N, NULL, dinp_beta != 0.0f));

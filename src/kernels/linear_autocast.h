@@ -33,7 +33,7 @@ nerc_status linear_autocast_forward(float *out, const float *inp, const autocast
  * Scratch: in16 of linear_autocast_rows(N)*IC and out16 of
  * linear_autocast_rows(N)*OC bf16 values (the rows past N are zeroed). */
 nerc_status linear_autocast_backward(float *dinp, float *dweight, float *dbias, const float *dout, const float *inp,
-                                     const autocast_weights *w16, uint16_t *in16, uint16_t *out16, int64_t N, int64_t IC,
-                                     int64_t OC, float dinp_beta, float dweight_beta);
+                                     const autocast_weights *w16, uint16_t *in16, uint16_t *out16, int64_t N,
+                                     int64_t IC, int64_t OC, float dinp_beta, float dweight_beta);
 
 #endif

@@ -93,7 +93,7 @@
       (io, row_scale, row_zero, col_scale, col_sum, bias, N, OC))                                                      \
     V(bias_act_forward,                                                                                                \
       (float *slope, float *act, const float *y, const float *bias, int64_t N, int64_t F, act_kind kind),              \
-      (slope, act, y, bias, N, F, kind))                                                                                 \
+      (slope, act, y, bias, N, F, kind))                                                                               \
     V(bias_dropout_residual_layernorm_forward,                                                                         \
       (float *res, float *out, float *mean, float *rstd, const float *y, const float *bias, const float *resid,        \
        const float *weight, const float *ln_bias, int64_t N, int64_t C, float eps, float p, uint64_t seed,             \
