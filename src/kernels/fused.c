@@ -7,15 +7,6 @@
 
 #include "kernels/simd.h"
 
-/* An inner loop once per activation kind, chosen outside it: a per-element
- * switch would keep the compiler from vectorising. */
-#define FOR_EACH_KIND(kind, LOOP)                                                                                      \
-    switch (kind) {                                                                                                    \
-    case ACT_KIND_GELU: LOOP(ACT_KIND_GELU); break;                                                                    \
-    case ACT_KIND_GELU_TANH: LOOP(ACT_KIND_GELU_TANH); break;                                                          \
-    case ACT_KIND_RELU: LOOP(ACT_KIND_RELU); break;                                                                    \
-    }
-
 void SIMD_NAME(bias_act_forward)(float *slope, float *act, const float *y, const float *bias, int64_t N, int64_t F,
                                  act_kind kind) {
 #pragma omp parallel for schedule(static)

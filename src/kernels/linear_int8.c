@@ -86,15 +86,34 @@ size_t linear_int8_scratch_bytes(int64_t N, int64_t IC) {
     return 2 * align64((size_t)N * 4) + align64((size_t)(N * IC));
 }
 
+/* q, the row scales and zero points of inp in scratch, then the int32 sums into io. */
+static nerc_status int8_product(const linear_int8 *l, float *io, const float *inp, void *scratch, int64_t N,
+                                float **row_scale, int32_t **row_zero) {
+    *row_scale = scratch;
+    *row_zero = (int32_t *)((char *)scratch + align64((size_t)N * 4));
+    uint8_t *q = (uint8_t *)scratch + 2 * align64((size_t)N * 4);
+    quantize_rows_u8(q, *row_scale, *row_zero, inp, N, l->mm.IC, l->qmax);
+    return onednn_matmul_run(&l->mm, io, q, N); /* int32 sums, written over io */
+}
+
 nerc_status linear_int8_forward(const linear_int8 *l, float *out, const float *inp, void *scratch, int64_t N) {
     if (N <= 0)
         return NERC_OK;
-    float *row_scale = scratch;
-    int32_t *row_zero = (int32_t *)((char *)scratch + align64((size_t)N * 4));
-    uint8_t *q = (uint8_t *)scratch + 2 * align64((size_t)N * 4);
-    quantize_rows_u8(q, row_scale, row_zero, inp, N, l->mm.IC, l->qmax);
-    NERC_TRY(onednn_matmul_run(&l->mm, out, q, N)); /* int32 sums, written over out */
+    float *row_scale;
+    int32_t *row_zero;
+    NERC_TRY(int8_product(l, out, inp, scratch, N, &row_scale, &row_zero));
     dequantize_rows(out, row_scale, row_zero, l->col_scale, l->col_sum, l->bias, N, l->mm.OC);
+    return NERC_OK;
+}
+
+nerc_status linear_int8_forward_act(const linear_int8 *l, float *act, float *io, const float *inp, void *scratch,
+                                    int64_t N, act_kind kind) {
+    if (N <= 0)
+        return NERC_OK;
+    float *row_scale;
+    int32_t *row_zero;
+    NERC_TRY(int8_product(l, io, inp, scratch, N, &row_scale, &row_zero));
+    dequantize_act_rows(act, io, row_scale, row_zero, l->col_scale, l->col_sum, l->bias, N, l->mm.OC, kind);
     return NERC_OK;
 }
 

@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kernels/rows.h"
 #include "nerc/common.h"
 
 typedef struct linear_int8 linear_int8;
@@ -22,6 +23,10 @@ void linear_int8_free(linear_int8 *l);
 size_t linear_int8_scratch_bytes(int64_t N, int64_t IC);
 /* out (N, OC) fp32 from inp (N, IC) fp32; scratch: linear_int8_scratch_bytes(N, IC), 64-byte aligned. */
 nerc_status linear_int8_forward(const linear_int8 *l, float *out, const float *inp, void *scratch, int64_t N);
+/* act = f(the same product) (kernels/rows.h's activations); io (N, OC) holds
+ * the int32 sums on the way (dequantization and activation in one pass). */
+nerc_status linear_int8_forward_act(const linear_int8 *l, float *act, float *io, const float *inp, void *scratch,
+                                    int64_t N, act_kind kind);
 
 /* The quantized weights (tests): qw (OC, IC), scale (OC); the activation range (255 or 127). */
 void linear_int8_weights(const linear_int8 *l, const int8_t **qw, const float **scale, int32_t *qmax);

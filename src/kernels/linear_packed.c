@@ -4,11 +4,13 @@
 #include <stdlib.h>
 
 #include "core/error.h"
+#include "kernels/fused.h"
 #include "kernels/linear_bf16.h"
 #include "kernels/linear_int8.h"
 
 struct linear_packed {
     nerc_precision p;
+    int64_t OC;
     linear_bf16 *bf16;
     linear_int8 *int8;
 };
@@ -23,6 +25,7 @@ nerc_status linear_packed_create(linear_packed **out, nerc_precision p, const fl
     if (!l)
         return nerc_errorf(NERC_ERR_NOMEM, "out of memory");
     l->p = p;
+    l->OC = OC;
     nerc_status st = p == NERC_PRECISION_BF16 ? linear_bf16_create(&l->bf16, weight, bias, IC, OC)
                                               : linear_int8_create(&l->int8, weight, bias, IC, OC);
     if (st != NERC_OK) {
@@ -48,4 +51,13 @@ size_t linear_packed_scratch_bytes(nerc_precision p, int64_t N, int64_t IC) {
 nerc_status linear_packed_forward(const linear_packed *l, float *out, const float *inp, void *scratch, int64_t N) {
     return l->p == NERC_PRECISION_INT8 ? linear_int8_forward(l->int8, out, inp, scratch, N)
                                        : linear_bf16_forward(l->bf16, out, inp, scratch, N);
+}
+
+nerc_status linear_packed_forward_act(const linear_packed *l, float *act, float *io, const float *inp, void *scratch,
+                                      int64_t N, act_kind kind) {
+    if (l->p == NERC_PRECISION_INT8)
+        return linear_int8_forward_act(l->int8, act, io, inp, scratch, N, kind);
+    NERC_TRY(linear_bf16_forward(l->bf16, io, inp, scratch, N));
+    bias_act_forward(NULL, act, io, NULL, N, l->OC, kind);
+    return NERC_OK;
 }

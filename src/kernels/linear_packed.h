@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kernels/rows.h"
 #include "nerc/common.h"
 
 typedef struct linear_packed linear_packed;
@@ -21,5 +22,9 @@ void linear_packed_free(linear_packed *l);
 size_t linear_packed_scratch_bytes(nerc_precision p, int64_t N, int64_t IC);
 /* scratch: linear_packed_scratch_bytes(p, N, IC) bytes, 64-byte aligned. */
 nerc_status linear_packed_forward(const linear_packed *l, float *out, const float *inp, void *scratch, int64_t N);
+/* act = f(inp @ W^T + bias) (kernels/rows.h's activations); io (N, OC) is
+ * scratch for the product (int8: dequantized straight into act). */
+nerc_status linear_packed_forward_act(const linear_packed *l, float *act, float *io, const float *inp, void *scratch,
+                                      int64_t N, act_kind kind);
 
 #endif

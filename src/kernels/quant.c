@@ -56,6 +56,11 @@ void SIMD_NAME(quantize_rows_u8)(uint8_t *q, float *scale, int32_t *zero, const 
     }
 }
 
+/* One dequantized value (quant.h). */
+static inline float dequant_value(int32_t acc, float rs, int32_t rz, float cs, int32_t csum, float b) {
+    return rs * cs * (float)(acc - rz * csum) + b;
+}
+
 void SIMD_NAME(dequantize_rows)(void *io, const float *row_scale, const int32_t *row_zero, const float *col_scale,
                                 const int32_t *col_sum, const float *bias, int64_t N, int64_t OC) {
 #pragma omp parallel for schedule(static)
@@ -66,8 +71,29 @@ void SIMD_NAME(dequantize_rows)(void *io, const float *row_scale, const int32_t 
         for (int64_t o = 0; o < OC; o++) {
             int32_t acc;
             memcpy(&acc, row + 4 * o, 4);
-            float v = rs * col_scale[o] * (float)(acc - rz * col_sum[o]) + (bias ? bias[o] : 0.0f);
+            float v = dequant_value(acc, rs, rz, col_scale[o], col_sum[o], bias ? bias[o] : 0.0f);
             memcpy(row + 4 * o, &v, 4);
         }
+    }
+}
+
+void SIMD_NAME(dequantize_act_rows)(float *act, const void *io, const float *row_scale, const int32_t *row_zero,
+                                    const float *col_scale, const int32_t *col_sum, const float *bias, int64_t N,
+                                    int64_t OC, act_kind kind) {
+#pragma omp parallel for schedule(static)
+    for (int64_t n = 0; n < N; n++) {
+        const int32_t *row = (const int32_t *)io + n * OC;
+        float *out = act + n * OC, rs = row_scale[n];
+        int32_t rz = row_zero[n];
+        /* bias tested outside the loops (fused.c: a masked load from NULL is slow on AMD) */
+#define DEQUANT_ACT(K)                                                                                                 \
+    if (bias)                                                                                                          \
+        for (int64_t o = 0; o < OC; o++)                                                                               \
+            out[o] = act_value(K, dequant_value(row[o], rs, rz, col_scale[o], col_sum[o], bias[o]));                   \
+    else                                                                                                               \
+        for (int64_t o = 0; o < OC; o++)                                                                               \
+            out[o] = act_value(K, dequant_value(row[o], rs, rz, col_scale[o], col_sum[o], 0.0f));
+        FOR_EACH_KIND(kind, DEQUANT_ACT)
+#undef DEQUANT_ACT
     }
 }

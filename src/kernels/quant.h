@@ -5,6 +5,8 @@
 
 #include <stdint.h>
 
+#include "kernels/rows.h"
+
 /* Per row n of x (N, C): lo = min(0, min x), hi = max(0, max x) (zero stays
  * exact), scale[n] = (hi - lo) / qmax (1 for an all-zero row),
  * zero[n] = round(-lo / scale) and q = clamp(round(x / scale) + zero, 0, qmax):
@@ -16,5 +18,11 @@ void quantize_rows_u8(uint8_t *q, float *scale, int32_t *zero, const float *x, i
  * as float (bias may be NULL); col_sum[o] = sum_k q_w[o][k]. */
 void dequantize_rows(void *io, const float *row_scale, const int32_t *row_zero, const float *col_scale,
                      const int32_t *col_sum, const float *bias, int64_t N, int64_t OC);
+/* The same values put through the activation into act (N, OC) (io is only
+ * read): dequantize_rows then bias_act_forward (no bias, no slope) in one
+ * pass, the same bits. */
+void dequantize_act_rows(float *act, const void *io, const float *row_scale, const int32_t *row_zero,
+                         const float *col_scale, const int32_t *col_sum, const float *bias, int64_t N, int64_t OC,
+                         act_kind kind);
 
 #endif

@@ -59,6 +59,15 @@ static inline float gelu_tanh_slope(float x) {
     return 0.5f * (1.0f + t) + 0.5f * x * (1.0f - t * t) * dt;
 }
 
+/* An inner loop once per activation kind, chosen outside it: a per-element
+ * switch would keep the compiler from vectorising. */
+#define FOR_EACH_KIND(kind, LOOP)                                                                                      \
+    switch (kind) {                                                                                                    \
+    case ACT_KIND_GELU: LOOP(ACT_KIND_GELU); break;                                                                    \
+    case ACT_KIND_GELU_TANH: LOOP(ACT_KIND_GELU_TANH); break;                                                          \
+    case ACT_KIND_RELU: LOOP(ACT_KIND_RELU); break;                                                                    \
+    }
+
 static inline float act_value(act_kind k, float x) {
     return k == ACT_KIND_RELU ? (x > 0.0f ? x : 0.0f) : k == ACT_KIND_GELU_TANH ? gelu_tanh_value(x) : gelu_value(x);
 }
