@@ -80,6 +80,8 @@ $(BUILD)/%.o: %.c
 	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
 
 $(BASELINE_SRC:%.c=$(BUILD)/%.o): ARCH = -march=x86-64 -mtune=generic
+# nerc's AMX kernels (run only where cpu_amx_bf16 says so)
+$(BUILD)/src/kernels/amx.o: ARCH = -march=x86-64-v4 -mamx-tile -mamx-bf16 -mtune=generic
 
 define SIMD_RULE
 $(BUILD)/simd-$(1)/%.o: %.c

@@ -13,7 +13,7 @@ pass=0; fail=0; failed=(); skipped=()
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$PWD/tests/lsan.supp:print_suppressions=0}
-ISA_TESTS="test_kernels test_fused test_model test_bf16 test_int8 test_dispatch test_train test_train_bf16 test_optim_lazy"
+ISA_TESTS="test_amx test_kernels test_fused test_model test_bf16 test_int8 test_dispatch test_train test_train_bf16 test_optim_lazy"
 log=$(mktemp); trap 'rm -f "$log"' EXIT
 
 # run LABEL CMD...: shows the output, tallies the result and the SKIP lines.

@@ -10,8 +10,8 @@ enum { TOUCH_CHUNK = 1 << 21 };
 void *calloc_touched(size_t n, size_t size) {
     if (size && n > SIZE_MAX / size)
         return NULL;
-    size_t bytes = n * size;
-    char *p = malloc(bytes ? bytes : 1);
+    size_t bytes = n * size, lines = (bytes + 63) / 64;
+    char *p = aligned_alloc(64, lines ? 64 * lines : 64); /* whole lines: kernels stream them */
     if (!p)
         return NULL;
     int64_t chunks = (int64_t)((bytes + TOUCH_CHUNK - 1) / TOUCH_CHUNK);

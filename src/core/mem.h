@@ -9,7 +9,9 @@
  * write after it copies that page and flushes the other CPUs' TLBs (an
  * inter-processor interrupt per 4 KB page; in a VM, an exit each). For AdamW's
  * moments that was ~260k faults and seconds of system time in the first steps,
- * and a fault per new embedding row afterwards. NULL when out of memory. */
+ * and a fault per new embedding row afterwards. 64-byte aligned (cache lines:
+ * the weight-gradient kernels stream whole lines into the gradients); NULL
+ * when out of memory. */
 void *calloc_touched(size_t n, size_t size);
 
 #endif

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "kernels/amx.h"
 #include "kernels/convert.h"
 #include "kernels/gemm.h"
 #include "kernels/ops.h"
@@ -34,7 +35,11 @@ nerc_status linear_autocast_backward(float *dinp, float *dweight, float *dbias, 
         NERC_TRY(onednn_matmul_run_f32(w16->bwd, dinp, out16, N, NULL, dinp_beta != 0.0f));
     else if (dinp)
         NERC_TRY(gemm_bf16(0, 0, N, IC, OC, out16, w16->plain, dinp_beta, dinp));
-    if (dweight) { /* the token dimension rounded up with zero rows: the same sums, fewer primitive shapes */
+    if (dweight && amx_dweight_fits(IC, OC)) { /* the panels over the scratch: out16 is read */
+        amx_pack_dout(out16, dout, N, OC);
+        amx_pack_inp(in16, inp, N, IC);
+        amx_dweight(dweight, out16, in16, amx_panel_rows(N), IC, OC, dweight_beta != 0.0f);
+    } else if (dweight) { /* the token dimension rounded up with zero rows: the same sums, fewer primitive shapes */
         int64_t K = linear_autocast_rows(N);
         f32_to_bf16(in16, inp, N * IC);
         memset(in16 + N * IC, 0, (size_t)((K - N) * IC) * sizeof *in16);

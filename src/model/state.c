@@ -195,8 +195,9 @@ static nerc_status make_autocast(struct nerc_state *s) {
     int64_t rows = linear_autocast_rows(s->max_rows);
     if (st == NERC_OK) {
         s->w16 = aligned_alloc(64, (size_t)total * sizeof *s->w16);
-        s->in16 = malloc((size_t)(rows * widest) * sizeof *s->in16);
-        s->out16 = malloc((size_t)(rows * widest) * sizeof *s->out16);
+        size_t scratch = ((size_t)(rows * widest) * sizeof *s->in16 + 63) / 64 * 64; /* tiles load whole lines */
+        s->in16 = aligned_alloc(64, scratch);
+        s->out16 = aligned_alloc(64, scratch);
         if (!s->w16 || !s->in16 || !s->out16)
             st = nerc_errorf(NERC_ERR_NOMEM, "cannot allocate bf16 weights and scratch (%.1f MiB)",
                              (double)(total + 2 * rows * widest) * 2.0 / 1048576.0);

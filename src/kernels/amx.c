@@ -1,0 +1,183 @@
+/* bf16 products on AMX tiles (math and layouts in kernels/amx.h). This file
+ * alone is compiled with AVX-512 and AMX enabled (Makefile); nothing in it
+ * runs unless amx_bf16_ready() said yes. */
+#include "kernels/amx.h"
+
+#include <immintrin.h>
+#include <pthread.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "core/cpu.h"
+#include "kernels/gemm.h"
+
+enum { ARCH_REQ_XCOMP_PERM = 0x1023, XFEATURE_XTILEDATA = 18 };
+
+static int tiles_permitted;
+static pthread_once_t tiles_once = PTHREAD_ONCE_INIT;
+
+/* Linux hands a process the tiles' 8 KiB of state only when asked. */
+static void ask_for_tiles(void) {
+    tiles_permitted = syscall(SYS_arch_prctl, ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA) == 0;
+}
+
+int amx_bf16_ready(void) {
+    if (!cpu_amx_bf16())
+        return 0;
+    pthread_once(&tiles_once, ask_for_tiles);
+    return tiles_permitted;
+}
+
+int amx_dweight_fits(int64_t IC, int64_t OC) { return IC % 32 == 0 && OC % 32 == 0 && amx_bf16_ready(); }
+
+int64_t amx_panel_rows(int64_t N) { return (N + 31) / 32 * 32; }
+
+/* Palette 1, tiles 0-7 each 16 rows of 64 bytes: 0-3 sums (16 x 16 fp32),
+ * 4-5 a (16 x 32 bf16), 6-7 b (16 token pairs x 16 x 2 bf16). Per thread. */
+typedef struct {
+    uint8_t palette, start_row, reserved[14];
+    uint16_t colsb[16];
+    uint8_t rows[16];
+} tile_config;
+
+static void tiles_configure(void) {
+    tile_config cfg = {.palette = 1};
+    for (int t = 0; t < 8; t++) {
+        cfg.colsb[t] = 64;
+        cfg.rows[t] = 16;
+    }
+    _tile_loadconfig(&cfg);
+}
+
+/* 16 floats as bf16 bits (f32_to_bf16's rounding; NaN stays NaN) in the low
+ * halves of 32-bit lanes; zeros past the end of the data (!valid). */
+static inline __m512i bf16_lanes(const float *x, int valid) {
+    if (!valid)
+        return _mm512_setzero_si512();
+    __m512i u = _mm512_loadu_si512(x), one = _mm512_set1_epi32(1);
+    __m512i odd = _mm512_and_si512(_mm512_srli_epi32(u, 16), one);
+    __m512i rounded = _mm512_srli_epi32(_mm512_add_epi32(u, _mm512_add_epi32(_mm512_set1_epi32(0x7fff), odd)), 16);
+    __mmask16 nan = _mm512_cmpgt_epu32_mask(_mm512_and_si512(u, _mm512_set1_epi32(0x7fffffff)),
+                                            _mm512_set1_epi32(0x7f800000));
+    return _mm512_mask_mov_epi32(rounded, nan, _mm512_or_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(0x40)));
+}
+
+/* Rows t and t + 1 of x (columns c .. c + 15) as 16 (row t, row t + 1) pairs. */
+static inline __m512i token_pairs(const float *x, int64_t t, int64_t N, int64_t ld, int64_t c) {
+    __m512i lo = bf16_lanes(x + t * ld + c, t < N), hi = bf16_lanes(x + (t + 1) * ld + c, t + 1 < N);
+    return _mm512_or_si512(lo, _mm512_slli_epi32(hi, 16));
+}
+
+/* The 16 x 16 32-bit values of r transposed in place. */
+static inline void transpose16(__m512i r[16]) {
+    __m512i t[16];
+    for (int i = 0; i < 16; i += 2) {
+        t[i] = _mm512_unpacklo_epi32(r[i], r[i + 1]);
+        t[i + 1] = _mm512_unpackhi_epi32(r[i], r[i + 1]);
+    }
+    for (int i = 0; i < 16; i += 4)
+        for (int j = 0; j < 2; j++) {
+            r[i + 2 * j] = _mm512_unpacklo_epi64(t[i + j], t[i + j + 2]);
+            r[i + 2 * j + 1] = _mm512_unpackhi_epi64(t[i + j], t[i + j + 2]);
+        }
+    for (int i = 0; i < 16; i += 8)
+        for (int j = 0; j < 4; j++) {
+            t[i + j] = _mm512_shuffle_i32x4(r[i + j], r[i + j + 4], 0x88);
+            t[i + j + 4] = _mm512_shuffle_i32x4(r[i + j], r[i + j + 4], 0xdd);
+        }
+    for (int j = 0; j < 8; j++) {
+        r[j] = _mm512_shuffle_i32x4(t[j], t[j + 8], 0x88);
+        r[j + 8] = _mm512_shuffle_i32x4(t[j], t[j + 8], 0xdd);
+    }
+}
+
+/* Each 32 tokens x 16 outputs of dout become [16 outputs][32 tokens]: 16
+ * token pairs x 16 outputs of 32-bit values, transposed. */
+void amx_pack_dout(uint16_t *a, const float *dout, int64_t N, int64_t OC) {
+    int64_t KB = amx_panel_rows(N) / 32;
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int64_t ob = 0; ob < OC / 16; ob++)
+        for (int64_t kb = 0; kb < KB; kb++) {
+            __m512i r[16];
+            for (int p = 0; p < 16; p++)
+                r[p] = token_pairs(dout, kb * 32 + 2 * p, N, OC, ob * 16);
+            transpose16(r);
+            uint16_t *panel = a + (ob * KB + kb) * 512;
+            for (int o = 0; o < 16; o++)
+                _mm512_storeu_si512(panel + 32 * o, r[o]);
+        }
+}
+
+void amx_pack_inp(uint16_t *b, const float *inp, int64_t N, int64_t IC) {
+    int64_t pairs = amx_panel_rows(N) / 2;
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int64_t ib = 0; ib < IC / 16; ib++)
+        for (int64_t p = 0; p < pairs; p++)
+            _mm512_storeu_si512(b + (ib * pairs + p) * 32, token_pairs(inp, 2 * p, N, IC, ib * 16));
+}
+
+/* The four 16 x 16 sums of dweight rows o .. o + 31, columns i .. i + 31.
+ * Written: through an L1 buffer and streamed (nothing reads the gradients
+ * before the optimizer, after the whole backward pass); accumulated: loaded
+ * and stored in place. */
+static void dweight_block(float *c, int64_t ldc, const uint16_t *a0, const uint16_t *b0, int64_t KB, int accumulate) {
+    const uint16_t *a1 = a0 + KB * 512, *b1 = b0 + KB * 512;
+    if (accumulate) {
+        _tile_loadd(0, c, ldc * 4);
+        _tile_loadd(1, c + 16, ldc * 4);
+        _tile_loadd(2, c + 16 * ldc, ldc * 4);
+        _tile_loadd(3, c + 16 * ldc + 16, ldc * 4);
+    } else {
+        _tile_zero(0);
+        _tile_zero(1);
+        _tile_zero(2);
+        _tile_zero(3);
+    }
+    for (int64_t kb = 0; kb < KB; kb++) {
+        _tile_loadd(4, a0 + kb * 512, 64);
+        _tile_loadd(5, a1 + kb * 512, 64);
+        _tile_loadd(6, b0 + kb * 512, 64);
+        _tile_loadd(7, b1 + kb * 512, 64);
+        _tile_dpbf16ps(0, 4, 6);
+        _tile_dpbf16ps(1, 4, 7);
+        _tile_dpbf16ps(2, 5, 6);
+        _tile_dpbf16ps(3, 5, 7);
+    }
+    if (accumulate) {
+        _tile_stored(0, c, ldc * 4);
+        _tile_stored(1, c + 16, ldc * 4);
+        _tile_stored(2, c + 16 * ldc, ldc * 4);
+        _tile_stored(3, c + 16 * ldc + 16, ldc * 4);
+        return;
+    }
+    _Alignas(64) float sums[4][256];
+    _tile_stored(0, sums[0], 64);
+    _tile_stored(1, sums[1], 64);
+    _tile_stored(2, sums[2], 64);
+    _tile_stored(3, sums[3], 64);
+    for (int r = 0; r < 16; r++)
+        for (int q = 0; q < 4; q++) {
+            float *dst = c + (r + 16 * (q / 2)) * ldc + 16 * (q % 2);
+            if (((uintptr_t)dst & 63) == 0)
+                _mm512_stream_ps(dst, _mm512_load_ps(sums[q] + 16 * r));
+            else
+                _mm512_storeu_ps(dst, _mm512_load_ps(sums[q] + 16 * r));
+        }
+}
+
+void amx_dweight(float *dweight, const uint16_t *a, const uint16_t *b, int64_t K, int64_t IC, int64_t OC,
+                 int accumulate) {
+    int64_t KB = K / 32;
+    double t0 = gemm_timing_start();
+#pragma omp parallel
+    {
+        tiles_configure();
+#pragma omp for schedule(static)
+        for (int64_t o = 0; o < OC; o += 32)
+            for (int64_t i = 0; i < IC; i += 32)
+                dweight_block(dweight + o * IC + i, IC, a + o / 16 * KB * 512, b + i / 16 * KB * 512, KB, accumulate);
+        _tile_release();
+    }
+    _mm_sfence(); /* the streamed lines visible before anyone reads the gradients */
+    gemm_timing_stop(t0);
+}
