@@ -2,7 +2,9 @@
  * f32_to_bf16 of each value at its place in the tiles' layout, zeros past the
  * tokens; the weight gradients equal the fp64 sums of the bf16 products
  * within fp32 accumulation, written or added, over odd token counts, and the
- * same as oneDNN's product (gemm_bf16) within the same bound. A CPU (or an
+ * same as oneDNN's product (gemm_bf16) within the same bound; the products
+ * over the blocked weight copies (forward with its bias, input gradient written
+ * or added) equal the fp64 sums over odd row counts. A CPU (or an
  * NERC_ISA level) without AMX-BF16 reports the cases skipped. */
 #include <stdint.h>
 #include <stdlib.h>
@@ -101,6 +103,45 @@ static void test_dweight(int64_t N, int64_t IC, int64_t OC, int accumulate) {
     free(dout), free(inp), free(start), free(a), free(b), free(dw), free(ref), free(o16), free(i16);
 }
 
+/* c = a W^T (+ bias) over the fwd copy and c (+)= a W over the bwd copy of
+ * a random W (OC, IC), M rows; a's rows past M hold NaN (dropped) and c's
+ * rows past M must stay as they were. */
+static void test_blocked(int64_t M, int64_t IC, int64_t OC, int use_bias, int accumulate) {
+    int64_t R = amx_panel_rows(M), widest = IC > OC ? IC : OC;
+    float *w = random_rows(OC * IC, 0), *bias = random_rows(OC, 0), *x = random_rows(M * widest, 0);
+    uint16_t *fwd = aligned_alloc(64, (size_t)(IC * OC) * 2), *bwd = aligned_alloc(64, (size_t)(IC * OC) * 2);
+    for (int64_t row = 0; row < OC; row += BF16_AMX_ROWS)
+        bf16_pack_amx_rows(fwd, bwd, w + row * IC, row, IC, OC);
+    uint16_t *a = malloc((size_t)(R * widest) * 2);
+    memset(a, 0xff, (size_t)(R * widest) * 2);
+    for (int dir = 0; dir < 2; dir++) { /* 0: forward (K = IC, N = OC), 1: input gradient (K = OC, N = IC) */
+        int64_t K = dir ? OC : IC, N = dir ? IC : OC;
+        f32_to_bf16(a, x, M * K);
+        float *c = random_rows((M + 1) * N, 0), *before = malloc((size_t)((M + 1) * N) * sizeof *before);
+        memcpy(before, c, (size_t)((M + 1) * N) * sizeof *before);
+        const float *b_add = !dir && use_bias && !accumulate ? bias : NULL;
+        amx_matmul_blocked(c, a, dir ? bwd : fwd, b_add, M, K, N, accumulate);
+        int64_t far = 0, touched = 0;
+        for (int64_t m = 0; m < M; m++)
+            for (int64_t n = 0; n < N; n++) {
+                double sum = accumulate ? before[m * N + n] : b_add ? b_add[n] : 0.0, mag = fabs(sum);
+                for (int64_t k = 0; k < K; k++) {
+                    float wv = bf16_value(bf16_bits(dir ? w[k * IC + n] : w[n * IC + k]));
+                    double p = (double)bf16_value(a[m * K + k]) * wv;
+                    sum += p, mag += fabs(p);
+                }
+                far += !(fabs(c[m * N + n] - sum) <= sum_tolerance(mag, K + 1));
+            }
+        for (int64_t n = 0; n < N; n++)
+            touched += memcmp(&c[M * N + n], &before[M * N + n], sizeof *c) != 0;
+        CHECK_MSG(far == 0 && touched == 0, "M %lld IC %lld OC %lld %s%s%s: %lld sums off, %lld values past M changed",
+                  (long long)M, (long long)IC, (long long)OC, dir ? "input gradient" : "forward",
+                  b_add ? " + bias" : "", accumulate ? " added" : "", (long long)far, (long long)touched);
+        free(c), free(before);
+    }
+    free(w), free(bias), free(x), free(fwd), free(bwd), free(a);
+}
+
 int main(void) {
     rng_seed(&rng, 5);
     if (!amx_bf16_ready()) {
@@ -116,5 +157,9 @@ int main(void) {
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
         for (int acc = 0; acc < 2; acc++)
             test_dweight(shapes[s][0], shapes[s][1], shapes[s][2], acc);
+    const int64_t sizes[][3] = {{1, 64, 64}, {31, 128, 64}, {33, 64, 192}, {64, 128, 128}, {334, 256, 192}};
+    for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++)
+        for (int mode = 0; mode < 3; mode++)
+            test_blocked(sizes[s][0], sizes[s][1], sizes[s][2], mode == 1, mode == 2);
     return test_report("test_amx");
 }

@@ -5,6 +5,7 @@
 
 #include <immintrin.h>
 #include <pthread.h>
+#include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -179,5 +180,83 @@ void amx_dweight(float *dweight, const uint16_t *a, const uint16_t *b, int64_t K
         _tile_release();
     }
     _mm_sfence(); /* the streamed lines visible before anyone reads the gradients */
+    gemm_timing_stop(t0);
+}
+
+/* ---- products over a weight copy in oneDNN's BA16a64b2a layout ---------------- */
+
+int amx_blocked_fits(int64_t K, int64_t N) { return K % 32 == 0 && N % 32 == 0 && amx_bf16_ready(); }
+
+enum { SUMS_ZERO, SUMS_BIAS, SUMS_ADD };
+
+/* c(32, 32) (ldc) = a(32 rows from a, K) b(K, columns n .. n + 31 of the
+ * blocked copy b of K rows), plus c or the bias (start). */
+/* The address of column n's first tile in the blocked copy b of K rows. */
+static const uint16_t *blocked_tile(const uint16_t *b, int64_t K, int64_t n) { return b + n / 64 * 64 * K + n % 64 * 2; }
+
+static void blocked_block(float *c, int64_t ldc, const uint16_t *a, int64_t K, const uint16_t *b, int64_t n,
+                          const float *bias, int start) {
+    const uint16_t *b0 = blocked_tile(b, K, n), *a1 = a + 16 * K;
+    if (start == SUMS_ADD) {
+        _tile_loadd(0, c, ldc * 4);
+        _tile_loadd(1, c + 16, ldc * 4);
+        _tile_loadd(2, c + 16 * ldc, ldc * 4);
+        _tile_loadd(3, c + 16 * ldc + 16, ldc * 4);
+    } else if (start == SUMS_BIAS) { /* every row the bias: a stride of 0 */
+        _tile_loadd(0, bias + n, 0);
+        _tile_loadd(1, bias + n + 16, 0);
+        _tile_loadd(2, bias + n, 0);
+        _tile_loadd(3, bias + n + 16, 0);
+    } else {
+        _tile_zero(0);
+        _tile_zero(1);
+        _tile_zero(2);
+        _tile_zero(3);
+    }
+    for (int64_t k = 0; k < K; k += 32) {
+        _tile_loadd(4, a + k, K * 2);
+        _tile_loadd(5, a1 + k, K * 2);
+        _tile_loadd(6, b0 + k * 64, 256);
+        _tile_loadd(7, b0 + k * 64 + 32, 256);
+        _tile_dpbf16ps(0, 4, 6);
+        _tile_dpbf16ps(1, 4, 7);
+        _tile_dpbf16ps(2, 5, 6);
+        _tile_dpbf16ps(3, 5, 7);
+    }
+    _tile_stored(0, c, ldc * 4);
+    _tile_stored(1, c + 16, ldc * 4);
+    _tile_stored(2, c + 16 * ldc, ldc * 4);
+    _tile_stored(3, c + 16 * ldc + 16, ldc * 4);
+}
+
+/* The last rows (fewer than 32) through a 32 x 32 buffer: A's rows past M are
+ * read (room for them is the caller's) and their sums dropped. */
+static void blocked_tail(float *c, int64_t N, int rows, const uint16_t *a, int64_t K, const uint16_t *b, int64_t n,
+                         const float *bias, int start) {
+    _Alignas(64) float sums[32 * 32] = {0};
+    for (int r = 0; start == SUMS_ADD && r < rows; r++)
+        memcpy(sums + 32 * r, c + r * N + n, 32 * sizeof *sums);
+    blocked_block(sums, 32, a, K, b, n, bias, start);
+    for (int r = 0; r < rows; r++)
+        memcpy(c + r * N + n, sums + 32 * r, 32 * sizeof *sums);
+}
+
+void amx_matmul_blocked(float *c, const uint16_t *a, const uint16_t *b, const float *bias, int64_t M, int64_t K,
+                        int64_t N, int accumulate) {
+    int start = accumulate ? SUMS_ADD : bias ? SUMS_BIAS : SUMS_ZERO;
+    int64_t full = M / 32 * 32;
+    double t0 = gemm_timing_start();
+#pragma omp parallel
+    {
+        tiles_configure();
+#pragma omp for schedule(static)
+        for (int64_t n = 0; n < N; n += 32) {
+            for (int64_t m = 0; m < full; m += 32)
+                blocked_block(c + m * N + n, N, a + m * K, K, b, n, bias, start);
+            if (full < M)
+                blocked_tail(c + full * N, N, (int)(M - full), a + full * K, K, b, n, bias, start);
+        }
+        _tile_release();
+    }
     gemm_timing_stop(t0);
 }

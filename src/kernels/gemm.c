@@ -78,7 +78,9 @@ static pthread_mutex_t bf16_lock = PTHREAD_MUTEX_INITIALIZER;
  * K the batch's tokens, a few hundred) ~1.5x faster (forward and input-gradient
  * products: no gain). Those are built per shape on first use (~1 ms) and kept
  * (onednn_kept_primitive); callers round K up to gemm_bf16_k_align() with zero
- * rows, so that a training run sees a few dozen shapes. */
+ * rows, so that a training run sees a few dozen shapes. (bf16 training on
+ * AMX computes its weight gradients on nerc's own kernel, kernels/amx.h,
+ * where the layer's sizes are multiples of 32: ~3x faster again.) */
 enum { BF16_K_ALIGN_AMX = 64 };
 
 int64_t gemm_bf16_k_align(void) { return cpu_amx_bf16() ? BF16_K_ALIGN_AMX : 1; }

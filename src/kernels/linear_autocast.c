@@ -17,6 +17,10 @@ int64_t linear_autocast_rows(int64_t N) {
 nerc_status linear_autocast_forward(float *out, const float *inp, const autocast_weights *w16, const float *bias,
                                     uint16_t *in16, int64_t N, int64_t IC, int64_t OC) {
     f32_to_bf16(in16, inp, N * IC);
+    if (w16->fwd16 && amx_blocked_fits(IC, OC)) {
+        amx_matmul_blocked(out, in16, w16->fwd16, bias, N, IC, OC, 0);
+        return NERC_OK;
+    }
     if (w16->fwd) /* the bias added by the product */
         return onednn_matmul_run_f32(w16->fwd, out, in16, N, bias, 0);
     if (bias) {
@@ -31,7 +35,9 @@ nerc_status linear_autocast_backward(float *dinp, float *dweight, float *dbias, 
                                      const autocast_weights *w16, uint16_t *in16, uint16_t *out16, int64_t N,
                                      int64_t IC, int64_t OC, float dinp_beta, float dweight_beta) {
     f32_to_bf16(out16, dout, N * OC);
-    if (dinp && w16->bwd)
+    if (dinp && w16->bwd16 && amx_blocked_fits(OC, IC))
+        amx_matmul_blocked(dinp, out16, w16->bwd16, NULL, N, OC, IC, dinp_beta != 0.0f);
+    else if (dinp && w16->bwd)
         NERC_TRY(onednn_matmul_run_f32(w16->bwd, dinp, out16, N, NULL, dinp_beta != 0.0f));
     else if (dinp)
         NERC_TRY(gemm_bf16(0, 0, N, IC, OC, out16, w16->plain, dinp_beta, dinp));

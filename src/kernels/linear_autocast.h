@@ -17,6 +17,7 @@
 typedef struct {
     const uint16_t *plain;
     const onednn_matmul *fwd, *bwd;
+    const uint16_t *fwd16, *bwd16; /* the blocked copies themselves (nerc's AMX kernels read them) */
 } autocast_weights;
 
 /* The rows of the backward pass's scratch for N rows: N rounded up to what

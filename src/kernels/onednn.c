@@ -110,9 +110,11 @@ static nerc_status matmul_pd(const onednn_matmul *mm, int64_t M, const dnnl_memo
  * shape, built on first use and kept in one table for every layer of the same
  * sizes (a primitive holds no weights): at most ~70 per product (layer
  * shape, bias, accumulation), 35-90 KB each (onednn_kept_primitive). bf16
- * training on AMX runs 8 such products for DistilBERT (forward and input
- * gradient of 4 layer shapes) besides the weight gradients' primitives:
- * ~570 over CoNLL-2003 batches of 16 (67 row-block sizes). */
+ * training on AMX runs its products over the blocked copies on nerc's own
+ * AMX kernels (kernels/amx.h) where the sizes are multiples of 32; the table
+ * takes the rest (8 products for DistilBERT, forward and input gradient of 4
+ * layer shapes, would need ~570 entries over CoNLL-2003 batches of 16: 67
+ * row-block sizes). */
 enum { FIXED_M_STEP = 64, KEPT_MAX = 1024 };
 
 typedef struct {

@@ -214,8 +214,9 @@ static int is_blocked(const struct nerc_state *s, int32_t i) { return s->w16_mm[
 
 autocast_weights encoder_autocast_weights(const struct nerc_state *s, int32_t index) {
     if (is_blocked(s, index))
-        return (autocast_weights){NULL, &s->w16_mm[2 * index], &s->w16_mm[2 * index + 1]};
-    return (autocast_weights){s->w16 + s->w16_off[index], NULL, NULL};
+        return (autocast_weights){NULL, &s->w16_mm[2 * index], &s->w16_mm[2 * index + 1], s->w16 + s->w16_off[index],
+                                  s->w16 + s->w16_off[index] + s->w16_mm[2 * index].IC * s->w16_mm[2 * index].OC};
+    return (autocast_weights){s->w16 + s->w16_off[index], NULL, NULL, NULL, NULL};
 }
 
 static void pack_blocked(struct nerc_state *s, int32_t i, linear_ref r) {
