@@ -97,8 +97,8 @@ static inline void transpose16(__m512i r[16]) {
 void amx_pack_dout(uint16_t *a, const float *dout, int64_t N, int64_t OC) {
     int64_t KB = amx_panel_rows(N) / 32;
 #pragma omp parallel for collapse(2) schedule(static)
-    for (int64_t ob = 0; ob < OC / 16; ob++)
-        for (int64_t kb = 0; kb < KB; kb++) {
+    for (int64_t kb = 0; kb < KB; kb++) /* 32 rows at a time, read across */
+        for (int64_t ob = 0; ob < OC / 16; ob++) {
             __m512i r[16];
             for (int p = 0; p < 16; p++)
                 r[p] = token_pairs(dout, kb * 32 + 2 * p, N, OC, ob * 16);
@@ -111,9 +111,9 @@ void amx_pack_dout(uint16_t *a, const float *dout, int64_t N, int64_t OC) {
 
 void amx_pack_inp(uint16_t *b, const float *inp, int64_t N, int64_t IC) {
     int64_t pairs = amx_panel_rows(N) / 2;
-#pragma omp parallel for collapse(2) schedule(static)
-    for (int64_t ib = 0; ib < IC / 16; ib++)
-        for (int64_t p = 0; p < pairs; p++)
+#pragma omp parallel for schedule(static)
+    for (int64_t p = 0; p < pairs; p++) /* the rows read in order */
+        for (int64_t ib = 0; ib < IC / 16; ib++)
             _mm512_storeu_si512(b + (ib * pairs + p) * 32, token_pairs(inp, 2 * p, N, IC, ib * 16));
 }
 
