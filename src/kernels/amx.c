@@ -189,11 +189,11 @@ int amx_blocked_fits(int64_t K, int64_t N) { return K % 32 == 0 && N % 32 == 0 &
 
 enum { SUMS_ZERO, SUMS_BIAS, SUMS_ADD };
 
-/* c(32, 32) (ldc) = a(32 rows from a, K) b(K, columns n .. n + 31 of the
- * blocked copy b of K rows), plus c or the bias (start). */
 /* The address of column n's first tile in the blocked copy b of K rows. */
 static const uint16_t *blocked_tile(const uint16_t *b, int64_t K, int64_t n) { return b + n / 64 * 64 * K + n % 64 * 2; }
 
+/* c(32, 32) (ldc) = a(32 rows from a, K) b(K, columns n .. n + 31 of the
+ * blocked copy b of K rows), plus c or the bias (start). */
 static void blocked_block(float *c, int64_t ldc, const uint16_t *a, int64_t K, const uint16_t *b, int64_t n,
                           const float *bias, int start) {
     const uint16_t *b0 = blocked_tile(b, K, n), *a1 = a + 16 * K;
