@@ -83,9 +83,8 @@ static void time_training(nerc_model *m, nerc_state *s, nerc_batcher *bt, const 
         nerc_loss(s, &db.batch, 0.0, &loss);
         nerc_backward(s, &db.batch);
         double t2 = now_s();
-        double norm;
         grad_rows gr = grad_rows_of(s);
-        float clip = grad_clip_factor(s->grad_mem, m->n_params, &gr, 1.0, &norm);
+        float clip = grad_clip_of_norm(grad_global_norm_state(s, &gr), 1.0); /* as the trainer (one process) */
         adamw_step_state(&opt, m, s, &gr, clip, 2e-5, &hp); /* as the trainer: bf16 copies written by AdamW */
         double t3 = now_s();
         if (i < 0)

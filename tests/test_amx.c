@@ -2,7 +2,8 @@
  * f32_to_bf16 of each value at its place in the tiles' layout, zeros past the
  * tokens; the weight gradients equal the fp64 sums of the bf16 products
  * within fp32 accumulation, written or added, over odd token counts, and the
- * same as oneDNN's product (gemm_bf16) within the same bound; the products
+ * same as oneDNN's product (gemm_bf16) within the same bound, with the sum of
+ * their squares (the gradient norm's share); the products
  * over the blocked weight copies (forward with its bias, input gradient written
  * or added) equal the fp64 sums over odd row counts. A CPU (or an
  * NERC_ISA level) without AMX-BF16 reports the cases skipped. */
@@ -77,7 +78,10 @@ static void test_dweight(int64_t N, int64_t IC, int64_t OC, int accumulate) {
     memcpy(dw, start, (size_t)(OC * IC) * sizeof *dw);
     amx_pack_dout(a, dout, N, OC);
     amx_pack_inp(b, inp, N, IC);
-    amx_dweight(dw, a, b, K, IC, OC, accumulate);
+    double squares = 0.0, want_squares = 0.0;
+    amx_dweight(dw, a, b, K, IC, OC, accumulate, &squares);
+    for (int64_t i = 0; i < OC * IC; i++)
+        want_squares += (double)dw[i] * dw[i];
     /* oneDNN's product of the same bf16 values (rows: the plain layouts, padded to its K) */
     int64_t K1 = (N + gemm_bf16_k_align() - 1) / gemm_bf16_k_align() * gemm_bf16_k_align();
     uint16_t *o16 = calloc((size_t)(K1 * OC), 2), *i16 = calloc((size_t)(K1 * IC), 2);
@@ -97,6 +101,8 @@ static void test_dweight(int64_t N, int64_t IC, int64_t OC, int accumulate) {
             far += !(fabs(got - sum) <= tol);
             far_onednn += !(fabs(got - ref[o * IC + i]) <= 2 * tol);
         }
+    CHECK_MSG(fabs(squares - want_squares) <= 1e-12 * want_squares, "N %lld IC %lld OC %lld: sum of squares %.17g vs %.17g",
+              (long long)N, (long long)IC, (long long)OC, squares, want_squares);
     CHECK_MSG(far == 0 && far_onednn == 0,
               "N %lld IC %lld OC %lld %s: %lld sums off the fp64 ones, %lld off oneDNN's", (long long)N,
               (long long)IC, (long long)OC, accumulate ? "added" : "written", (long long)far, (long long)far_onednn);

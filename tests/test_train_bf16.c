@@ -11,6 +11,7 @@
 #include "core/cpu.h"
 #include "core/fs.h"
 #include "core/rng.h"
+#include "kernels/amx.h"
 #include "kernels/convert.h"
 #include "kernels/onednn.h"
 #include "model/encoder.h"
@@ -49,6 +50,22 @@ static int copy_is_conversion(const nerc_state *s, int32_t i, linear_ref r) {
                         bwd[bf16_amx_bwd_index(o, c, r.OC)] == want[o * r.IC + c];
     free(want);
     return same;
+}
+
+/* The norm from the weight-gradient kernels' sums of squares (where they
+ * summed them: every linear that amx_dweight_fits on AMX) equals the norm read
+ * from the gradients, up to the order of the double sums. */
+static void check_norm_of_state(const nerc_state *s, double norm, const char *when) {
+    grad_rows gr = grad_rows_of(s);
+    int32_t summed = 0, fits = 0;
+    for (int32_t i = 0; i < encoder_n_linears(s->m); i++) {
+        linear_ref r = encoder_linear_at(s->m, &s->m->p, i);
+        summed += isfinite(s->w_squares[i]) != 0;
+        fits += amx_dweight_fits(r.IC, r.OC);
+    }
+    double fused = grad_global_norm_state(s, &gr);
+    CHECK_MSG(fabs(fused - norm) <= 1e-12 * norm && summed == fits,
+              "%s: norm %.17g from %d kernel sums (%d layers fit) vs %.17g read", when, fused, summed, fits, norm);
 }
 
 /* oneDNN's reorder of the plain matrix (tag) into `layout`, compared with `packed`. */
@@ -220,6 +237,12 @@ static void test_weight_copies(void) {
     double norm;
     grad_rows gr = grad_rows_of(s);
     float clip = grad_clip_factor(s->grad_mem, m->n_params, &gr, 1.0, &norm);
+    check_norm_of_state(s, norm, "one backward pass");
+    CHECK_OK(nerc_forward(s, &batch, 0, 0)); /* a second micro-batch: the kernels add to the gradients */
+    CHECK_OK(nerc_loss(s, &batch, 0.0, &loss));
+    CHECK_OK(nerc_backward(s, &batch));
+    clip = grad_clip_factor(s->grad_mem, m->n_params, &gr, 1.0, &norm);
+    check_norm_of_state(s, norm, "two backward passes added");
     adamw_step_state(&opt, m, s, &gr, clip, 1e-2, &hp); /* the trainer's call */
     int32_t n = encoder_n_linears(m), same = 0;
     for (int32_t i = 0; i < n; i++) {

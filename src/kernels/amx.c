@@ -4,6 +4,7 @@
 #include "kernels/amx.h"
 
 #include <immintrin.h>
+#include <math.h>
 #include <pthread.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -117,11 +118,19 @@ void amx_pack_inp(uint16_t *b, const float *inp, int64_t N, int64_t IC) {
             _mm512_storeu_si512(b + (ib * pairs + p) * 32, token_pairs(inp, 2 * p, N, IC, ib * 16));
 }
 
+/* The squares of 16 values added to acc in double (fixed order). */
+static inline __m512d add_squares(__m512d acc, __m512 v) {
+    __m512d lo = _mm512_cvtps_pd(_mm512_castps512_ps256(v)), hi = _mm512_cvtps_pd(_mm512_extractf32x8_ps(v, 1));
+    return _mm512_fmadd_pd(hi, hi, _mm512_fmadd_pd(lo, lo, acc));
+}
+
 /* The four 16 x 16 sums of dweight rows o .. o + 31, columns i .. i + 31.
  * Written: through an L1 buffer and streamed (nothing reads the gradients
  * before the optimizer, after the whole backward pass); accumulated: loaded
- * and stored in place. */
-static void dweight_block(float *c, int64_t ldc, const uint16_t *a0, const uint16_t *b0, int64_t KB, int accumulate) {
+ * and stored in place. Returns the sum of the squares of the 32 x 32 values
+ * stored (row by row), 0 unless squares. */
+static double dweight_block(float *c, int64_t ldc, const uint16_t *a0, const uint16_t *b0, int64_t KB, int accumulate,
+                            int squares) {
     const uint16_t *a1 = a0 + KB * 512, *b1 = b0 + KB * 512;
     if (accumulate) {
         _tile_loadd(0, c, ldc * 4);
@@ -144,43 +153,66 @@ static void dweight_block(float *c, int64_t ldc, const uint16_t *a0, const uint1
         _tile_dpbf16ps(2, 5, 6);
         _tile_dpbf16ps(3, 5, 7);
     }
+    __m512d sq = _mm512_setzero_pd();
     if (accumulate) {
         _tile_stored(0, c, ldc * 4);
         _tile_stored(1, c + 16, ldc * 4);
         _tile_stored(2, c + 16 * ldc, ldc * 4);
         _tile_stored(3, c + 16 * ldc + 16, ldc * 4);
-        return;
+        for (int r = 0; squares && r < 32; r++)
+            sq = add_squares(add_squares(sq, _mm512_loadu_ps(c + r * ldc)), _mm512_loadu_ps(c + r * ldc + 16));
+        return _mm512_reduce_add_pd(sq);
     }
     _Alignas(64) float sums[4][256];
     _tile_stored(0, sums[0], 64);
     _tile_stored(1, sums[1], 64);
     _tile_stored(2, sums[2], 64);
     _tile_stored(3, sums[3], 64);
-    for (int r = 0; r < 16; r++)
-        for (int q = 0; q < 4; q++) {
-            float *dst = c + (r + 16 * (q / 2)) * ldc + 16 * (q % 2);
+    for (int r = 0; r < 32; r++)
+        for (int q = 0; q < 2; q++) {
+            __m512 v = _mm512_load_ps(sums[r / 16 * 2 + q] + 16 * (r % 16));
+            float *dst = c + r * ldc + 16 * q;
             if (((uintptr_t)dst & 63) == 0)
-                _mm512_stream_ps(dst, _mm512_load_ps(sums[q] + 16 * r));
+                _mm512_stream_ps(dst, v);
             else
-                _mm512_storeu_ps(dst, _mm512_load_ps(sums[q] + 16 * r));
+                _mm512_storeu_ps(dst, v);
+            if (squares)
+                sq = add_squares(sq, v);
         }
+    return _mm512_reduce_add_pd(sq);
 }
 
+/* Rows of blocks whose sums of squares a call keeps (on the stack): OC up to 16,384. */
+enum { SQUARE_ROW_BLOCKS = 512 };
+
 void amx_dweight(float *dweight, const uint16_t *a, const uint16_t *b, int64_t K, int64_t IC, int64_t OC,
-                 int accumulate) {
+                 int accumulate, double *sum_squares) {
     int64_t KB = K / 32;
+    int squares = sum_squares && OC / 32 <= SQUARE_ROW_BLOCKS;
+    double row_squares[SQUARE_ROW_BLOCKS];
     double t0 = gemm_timing_start();
 #pragma omp parallel
     {
         tiles_configure();
 #pragma omp for schedule(static)
-        for (int64_t o = 0; o < OC; o += 32)
+        for (int64_t o = 0; o < OC; o += 32) {
+            double sq = 0.0;
             for (int64_t i = 0; i < IC; i += 32)
-                dweight_block(dweight + o * IC + i, IC, a + o / 16 * KB * 512, b + i / 16 * KB * 512, KB, accumulate);
+                sq += dweight_block(dweight + o * IC + i, IC, a + o / 16 * KB * 512, b + i / 16 * KB * 512, KB,
+                                    accumulate, squares);
+            if (squares)
+                row_squares[o / 32] = sq;
+        }
         _tile_release();
     }
     _mm_sfence(); /* the streamed lines visible before anyone reads the gradients */
     gemm_timing_stop(t0);
+    if (sum_squares) { /* block rows in order: the same bits for any number of threads */
+        double total = squares ? 0.0 : NAN;
+        for (int64_t r = 0; squares && r < OC / 32; r++)
+            total += row_squares[r];
+        *sum_squares = total;
+    }
 }
 
 /* ---- products over a weight copy in oneDNN's BA16a64b2a layout ---------------- */

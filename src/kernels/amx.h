@@ -42,9 +42,12 @@ void amx_pack_dout(uint16_t *a, const float *dout, int64_t N, int64_t OC);
 /* b: amx_panel_rows(N) * IC bf16 values. */
 void amx_pack_inp(uint16_t *b, const float *inp, int64_t N, int64_t IC);
 /* dweight(OC, IC) = a^T b (K = amx_panel_rows(N)), + dweight when
- * accumulate. Needs amx_dweight_fits. */
+ * accumulate. Needs amx_dweight_fits. sum_squares (may be NULL): the sum of
+ * the squares of dweight's values as written, in double (the gradient norm's
+ * share of this tensor, from the values while they are in L1; the same bits
+ * for any number of threads), NaN when OC > 16,384. */
 void amx_dweight(float *dweight, const uint16_t *a, const uint16_t *b, int64_t K, int64_t IC, int64_t OC,
-                 int accumulate);
+                 int accumulate, double *sum_squares);
 
 /* Products over a weight copy in oneDNN's blocked layout BA16a64b2a of a
  * (K, N) operand (kernels/convert.h: the forward's W^T, the input gradient's

@@ -1,6 +1,7 @@
 /* bf16 mixed-precision linear layers for training (math in linear_autocast.h). */
 #include "kernels/linear_autocast.h"
 
+#include <math.h>
 #include <string.h>
 
 #include "core/error.h"
@@ -33,7 +34,10 @@ nerc_status linear_autocast_forward(float *out, const float *inp, const autocast
 
 nerc_status linear_autocast_backward(float *dinp, float *dweight, float *dbias, const float *dout, const float *inp,
                                      const autocast_weights *w16, uint16_t *in16, uint16_t *out16, int64_t N,
-                                     int64_t IC, int64_t OC, float dinp_beta, float dweight_beta) {
+                                     int64_t IC, int64_t OC, float dinp_beta, float dweight_beta,
+                                     double *dweight_squares) {
+    if (dweight_squares)
+        *dweight_squares = NAN; /* unless the AMX kernel sums them */
     f32_to_bf16(out16, dout, N * OC);
     if (dinp && w16->bwd16 && amx_blocked_fits(OC, IC))
         amx_matmul_blocked(dinp, out16, w16->bwd16, NULL, N, OC, IC, dinp_beta != 0.0f);
@@ -44,7 +48,7 @@ nerc_status linear_autocast_backward(float *dinp, float *dweight, float *dbias, 
     if (dweight && amx_dweight_fits(IC, OC)) { /* the panels over the scratch: out16 is read */
         amx_pack_dout(out16, dout, N, OC);
         amx_pack_inp(in16, inp, N, IC);
-        amx_dweight(dweight, out16, in16, amx_panel_rows(N), IC, OC, dweight_beta != 0.0f);
+        amx_dweight(dweight, out16, in16, amx_panel_rows(N), IC, OC, dweight_beta != 0.0f, dweight_squares);
     } else if (dweight) { /* the token dimension rounded up with zero rows: the same sums, fewer primitive shapes */
         int64_t K = linear_autocast_rows(N);
         f32_to_bf16(in16, inp, N * IC);

@@ -32,9 +32,12 @@ nerc_status linear_autocast_forward(float *out, const float *inp, const autocast
  * bf16(dout)^T @ bf16(inp) + dweight_beta * dweight (betas 1 or 0, as
  * linear_backward); dbias(OC) += sum_n dout (fp32). Any output may be NULL.
  * Scratch: in16 of linear_autocast_rows(N)*IC and out16 of
- * linear_autocast_rows(N)*OC bf16 values (the rows past N are zeroed). */
+ * linear_autocast_rows(N)*OC bf16 values (the rows past N are zeroed).
+ * dweight_squares (may be NULL): the sum of the squares of dweight as
+ * written when the AMX kernel computed it (amx_dweight), else NaN. */
 nerc_status linear_autocast_backward(float *dinp, float *dweight, float *dbias, const float *dout, const float *inp,
                                      const autocast_weights *w16, uint16_t *in16, uint16_t *out16, int64_t N,
-                                     int64_t IC, int64_t OC, float dinp_beta, float dweight_beta);
+                                     int64_t IC, int64_t OC, float dinp_beta, float dweight_beta,
+                                     double *dweight_squares);
 
 #endif

@@ -18,7 +18,7 @@ static nerc_status linear_grad(struct nerc_state *s, float *dinp, int add_to_din
     if (s->w16) {
         autocast_weights w16 = encoder_autocast_weights(s, w.index);
         return linear_autocast_backward(dinp, g.w, g.b, dout, inp, &w16, s->in16, s->out16,
-                                        s->n_rows, w.IC, w.OC, di_beta, dw_beta);
+                                        s->n_rows, w.IC, w.OC, di_beta, dw_beta, &s->w_squares[w.index]);
     }
     linear_backward(dinp, g.w, g.b, dout, inp, w.w, s->n_rows, w.IC, w.OC, di_beta, dw_beta);
     return NERC_OK;

@@ -157,6 +157,8 @@ struct nerc_state {
     onednn_matmul *w16_mm;    /* [2 n_linears]: AMX: the blocked copies' fwd, bwd products (weights NULL: plain) */
     int w16_current;          /* w16 holds the master weights' conversion: a forward pass need not refresh it */
     uint16_t *in16, *out16;   /* (max_rows, widest linear side) */
+    double *w_squares;        /* [n_linears] the sum of squares of each weight gradient as the last backward
+                               * wrote it, when its kernel summed them (AMX), else NaN (grad_global_norm_state) */
 };
 
 /* ---- parameters (params.c) ---- */

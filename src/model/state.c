@@ -1,6 +1,7 @@
 /* The per-run state of an encoder: every activation preallocated for the
  * worst batch (nothing is allocated per batch), gradients for training, and
  * the precision of the linear layers in inference. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -115,7 +116,9 @@ static void free_autocast(struct nerc_state *s) {
     free(s->w16_off);
     free(s->in16);
     free(s->out16);
+    free(s->w_squares);
     s->w16 = s->in16 = s->out16 = NULL;
+    s->w_squares = NULL;
     s->w16_off = NULL;
     s->w16_current = 0; /* new copies are converted at the next forward pass */
 }
@@ -179,10 +182,13 @@ static nerc_status make_autocast(struct nerc_state *s) {
     int64_t total = 0, widest = 1;
     s->w16_off = malloc((size_t)n * sizeof *s->w16_off);
     s->w16_mm = calloc((size_t)(2 * n), sizeof *s->w16_mm);
+    s->w_squares = malloc((size_t)n * sizeof *s->w_squares);
+    for (int32_t i = 0; s->w_squares && i < n; i++)
+        s->w_squares[i] = NAN; /* no backward yet */
     uint8_t *blocked = calloc((size_t)n, 1);
     dnnl_memory_desc_t *layout = calloc((size_t)(2 * n), sizeof *layout); /* each linear's fwd, bwd when blocked */
     nerc_status st = NERC_OK;
-    if (!s->w16_off || !s->w16_mm || !blocked || !layout)
+    if (!s->w16_off || !s->w16_mm || !s->w_squares || !blocked || !layout)
         st = nerc_errorf(NERC_ERR_NOMEM, "out of memory");
     for (int32_t i = 0; st == NERC_OK && i < n; i++) {
         linear_ref r = encoder_linear_at(m, &m->p, i);

@@ -294,12 +294,34 @@ double grad_global_norm(const float *grads, int64_t n, const grad_rows *gr) {
     return sqrt(s);
 }
 
-float grad_clip_factor(const float *grads, int64_t n, const grad_rows *gr, double max_norm, double *norm) {
-    *norm = grad_global_norm(grads, n, gr);
+double grad_global_norm_state(const struct nerc_state *s, const grad_rows *gr) {
+    const nerc_model *m = s->m;
+    if (!s->w_squares)
+        return grad_global_norm(s->grad_mem, m->n_params, gr);
+    const float *g = s->grad_mem;
+    int64_t at = gr->offset + gr->rows * gr->width; /* summed up to here */
+    double sum = sum_squares(g, gr->offset) + sum_squares_rows(g + gr->offset, gr);
+    for (int32_t i = 0; i < encoder_n_linears(m); i++) {
+        linear_ref r = encoder_linear_at(m, &s->g, i);
+        int64_t lo = r.w - g;
+        if (!isfinite(s->w_squares[i]) || lo < at)
+            continue; /* not summed by its kernel (or inside a range read already): read with its neighbours */
+        sum += sum_squares(g + at, lo - at) + s->w_squares[i];
+        at = lo + r.IC * r.OC;
+    }
+    return sqrt(sum + sum_squares(g + at, m->n_params - at));
+}
+
+float grad_clip_of_norm(double norm, double max_norm) {
     if (max_norm <= 0.0)
         return 1.0f;
-    double coef = max_norm / (*norm + 1e-6);
+    double coef = max_norm / (norm + 1e-6);
     return (float)(coef < 1.0 ? coef : 1.0);
+}
+
+float grad_clip_factor(const float *grads, int64_t n, const grad_rows *gr, double max_norm, double *norm) {
+    *norm = grad_global_norm(grads, n, gr);
+    return grad_clip_of_norm(*norm, max_norm);
 }
 
 double lr_linear(double base_lr, int64_t step, int64_t warmup_steps, int64_t total_steps) {

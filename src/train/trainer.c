@@ -244,9 +244,10 @@ static nerc_status train_step(trainer *t, double *loss_out, double *norm_out, in
     encoder_grads_settle(t->s, 0);
     if (!isfinite(loss_sum))
         return numeric_error(t, "the training loss", loss_sum);
-    double norm;
     grad_rows gr = grad_rows_of(t->s);
-    float clip = grad_clip_factor(t->s->grad_mem, t->m->n_params, &gr, t->p->max_grad_norm, &norm);
+    double norm = t->dp.size == 1 ? grad_global_norm_state(t->s, &gr) /* the kernels' sums still hold */
+                                  : grad_global_norm(t->s->grad_mem, t->m->n_params, &gr);
+    float clip = grad_clip_of_norm(norm, t->p->max_grad_norm);
     if (!isfinite(norm))
         return numeric_error(t, "the gradient norm", norm);
     double lr = lr_linear(t->p->lr, t->step, t->warmup_steps, t->total_steps);
