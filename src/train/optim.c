@@ -301,13 +301,19 @@ double grad_global_norm_state(const struct nerc_state *s, const grad_rows *gr) {
     const float *g = s->grad_mem;
     int64_t at = gr->offset + gr->rows * gr->width; /* summed up to here */
     double sum = sum_squares(g, gr->offset) + sum_squares_rows(g + gr->offset, gr);
-    for (int32_t i = 0; i < encoder_n_linears(m); i++) {
-        linear_ref r = encoder_linear_at(m, &s->g, i);
-        int64_t lo = r.w - g;
-        if (!isfinite(s->w_squares[i]) || lo < at)
-            continue; /* not summed by its kernel (or inside a range read already): read with its neighbours */
-        sum += sum_squares(g + at, lo - at) + s->w_squares[i];
-        at = lo + r.IC * r.OC;
+    for (;;) { /* the next summed weight gradient in memory (the parameters are grouped by kind, not layer) */
+        int32_t next = -1;
+        int64_t next_lo = m->n_params;
+        for (int32_t i = 0; i < encoder_n_linears(m); i++) {
+            int64_t lo = encoder_linear_at(m, &s->g, i).w - g;
+            if (isfinite(s->w_squares[i]) && lo >= at && lo < next_lo)
+                next = i, next_lo = lo;
+        }
+        if (next < 0)
+            break;
+        linear_ref r = encoder_linear_at(m, &s->g, next);
+        sum += sum_squares(g + at, next_lo - at) + s->w_squares[next]; /* the values between, read */
+        at = next_lo + r.IC * r.OC;
     }
     return sqrt(sum + sum_squares(g + at, m->n_params - at));
 }
