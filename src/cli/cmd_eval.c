@@ -27,7 +27,7 @@ int cmd_eval(int argc, char **argv) {
         {.name = "batch-size", .kind = OPT_INT32, .value = &p.eval.batch_size, .help = "sequences per forward pass", .min = 1, .max = 65536},
         {.name = "max-length", .kind = OPT_INT32, .value = &p.max_length, .help = "sub-tokens per window incl. [CLS]/[SEP]", .min = 3, .max = 1 << 20},
         {.name = "stride", .kind = OPT_INT32, .value = &p.stride, .help = "overlap of windows over longer sentences", .max = 1 << 20},
-        {.name = "precision", .kind = OPT_CHOICE, .value = &precision, .help = "fp32 (exact) | bf16 (AVX512_BF16: ~0.3% logit error) | int8 (dynamic quantization)", .parse = cli_choice_precision, .target = &p.eval.precision},
+        {.name = "precision", .kind = OPT_CHOICE, .value = &precision, .help = "fp32 (exact) | bf16 (AVX512_BF16 or AMX-BF16: ~0.3% logit error) | int8 (dynamic quantization)", .parse = cli_choice_precision, .target = &p.eval.precision},
         {.name = "threads", .kind = OPT_INT32, .value = &threads, .help = "threads (0 = OMP_NUM_THREADS or all cores)", .max = 4096},
         CLI_END,
     };

@@ -120,7 +120,7 @@ int cmd_predict(int argc, char **argv) {
         {.name = "max-length", .kind = OPT_INT32, .value = &p.max_length, .help = "sub-tokens per window incl. [CLS]/[SEP] (0 = min(512, model positions))", .max = INT32_MAX},
         {.name = "stride", .kind = OPT_INT32, .value = &p.stride, .help = "sub-tokens shared by consecutive windows (-1 = min(128, (max-length - 2) / 2))", .min = -1, .max = INT32_MAX},
         {.name = "batch-size", .kind = OPT_INT32, .value = &p.batch_size, .help = "windows per forward pass; lines / sentences per batch", .min = 1, .max = 65536},
-        {.name = "precision", .kind = OPT_CHOICE, .value = &a.precision, .help = "fp32 (exact) | bf16 (AVX512_BF16: ~0.3% logit error) | int8 (dynamic quantization)", .parse = cli_choice_precision, .target = &p.precision},
+        {.name = "precision", .kind = OPT_CHOICE, .value = &a.precision, .help = "fp32 (exact) | bf16 (AVX512_BF16 or AMX-BF16: ~0.3% logit error) | int8 (dynamic quantization)", .parse = cli_choice_precision, .target = &p.precision},
         {.name = "threads", .kind = OPT_INT32, .value = &a.threads, .help = "threads (0 = OMP_NUM_THREADS or all cores)", .max = 4096},
         CLI_END,
     };

@@ -50,7 +50,7 @@ int cmd_serve(int argc, char **argv) {
         {.name = "max-queue", .kind = OPT_INT32, .value = &p.max_queue, .help = "texts waiting at most; more is 503 with Retry-After", .min = 1, .max = 1 << 20},
         {.name = "max-body-bytes", .kind = OPT_INT, .value = &p.max_body_bytes, .help = "request body at most; more is 413", .min = 1, .max = (int64_t)1 << 40},
         {.name = "timeout-s", .kind = OPT_INT32, .value = &p.timeout_s, .help = "a request not answered by then is 504; idle connections close then", .min = 1, .max = 86400},
-        {.name = "precision", .kind = OPT_CHOICE, .value = &a.precision, .help = "arithmetic of the linear layers, as nerc predict --precision: fp32 (exact) | bf16 (AVX512_BF16) | int8 (dynamic quantization)", .parse = cli_choice_precision, .target = &p.predict.precision},
+        {.name = "precision", .kind = OPT_CHOICE, .value = &a.precision, .help = "arithmetic of the linear layers, as nerc predict --precision: fp32 (exact) | bf16 (AVX512_BF16 or AMX-BF16) | int8 (dynamic quantization)", .parse = cli_choice_precision, .target = &p.predict.precision},
         {.name = "aggregation", .kind = OPT_CHOICE, .value = &a.aggregation, .help = "none|simple|first|average|max for requests without parameters.aggregation_strategy", .parse = cli_choice_aggregation, .target = &p.predict.aggregation},
         {.name = "max-length", .kind = OPT_INT32, .value = &p.predict.max_length, .help = "sub-tokens per window incl. [CLS]/[SEP] (0 = min(512, model positions))", .max = INT32_MAX},
         {.name = "stride", .kind = OPT_INT32, .value = &p.predict.stride, .help = "sub-tokens shared by consecutive windows (-1 = min(128, (max-length - 2) / 2))", .min = -1, .max = INT32_MAX},

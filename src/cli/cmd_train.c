@@ -160,7 +160,7 @@ int cmd_train(int argc, char **argv) {
         {.name = "strict", .kind = OPT_FLAG, .value = &f.strict, .help = "score entities in seqeval strict mode"},
         {.name = "scheme", .kind = OPT_CHOICE, .value = &f.scheme, .help = "tagging scheme for --strict: IOB2 IOB1 IOE1 IOE2 IOBES BILOU", .parse = cli_choice_scheme, .target = &p.eval_scheme},
         {.name = "seed", .kind = OPT_INT, .value = &f.seed, .help = "seed of init, shuffling and dropout"},
-        {.name = "precision", .kind = OPT_CHOICE, .value = &precision, .help = "fp32 | bf16 (mixed precision as torch.autocast; AVX512_BF16)", .parse = cli_choice_precision, .target = &p.precision},
+        {.name = "precision", .kind = OPT_CHOICE, .value = &precision, .help = "fp32 | bf16 (mixed precision as torch.autocast; needs AVX512_BF16 or AMX-BF16)", .parse = cli_choice_precision, .target = &p.precision},
         {.name = "threads", .kind = OPT_INT32, .value = &p.threads, .help = "threads (0 = OMP_NUM_THREADS or all cores)", .max = 4096},
         {.name = "resume", .kind = OPT_FLAG, .value = &resume, .help = "continue from the newest checkpoint in --out"},
         CLI_END,
