@@ -71,6 +71,36 @@ static inline __m512i token_pairs(const float *x, int64_t t, int64_t N, int64_t 
     return _mm512_or_si512(lo, _mm512_slli_epi32(hi, 16));
 }
 
+/* A 32 x 32 block of sums in tiles 0-3 (rows 0-15 | 16-31, columns 0-15 | 16-31):
+ * loaded from or stored to c (ldc floats a row), or zeroed. */
+static inline void sums_load(const float *c, int64_t ldc) {
+    _tile_loadd(0, c, ldc * 4);
+    _tile_loadd(1, c + 16, ldc * 4);
+    _tile_loadd(2, c + 16 * ldc, ldc * 4);
+    _tile_loadd(3, c + 16 * ldc + 16, ldc * 4);
+}
+
+static inline void sums_store(float *c, int64_t ldc) {
+    _tile_stored(0, c, ldc * 4);
+    _tile_stored(1, c + 16, ldc * 4);
+    _tile_stored(2, c + 16 * ldc, ldc * 4);
+    _tile_stored(3, c + 16 * ldc + 16, ldc * 4);
+}
+
+static inline void sums_zero(void) {
+    _tile_zero(0);
+    _tile_zero(1);
+    _tile_zero(2);
+    _tile_zero(3);
+}
+
+/* The sums += a (tiles 4-5: two 16-row halves) b (tiles 6-7: two 16-column halves). */
+static inline void sums_multiply_add(void) {
+    _tile_dpbf16ps(0, 4, 6);
+    _tile_dpbf16ps(1, 4, 7);
+    _tile_dpbf16ps(2, 5, 6);
+    _tile_dpbf16ps(3, 5, 7);
+}
 
 /* Each 32 tokens x 16 outputs of dout become [16 outputs][32 tokens]: 16
  * token pairs x 16 outputs of 32-bit values, transposed. */
@@ -111,45 +141,29 @@ static inline __m512d add_squares(__m512d acc, __m512 v) {
 static double dweight_block(float *c, int64_t ldc, const uint16_t *a0, const uint16_t *b0, int64_t KB, int accumulate,
                             int squares) {
     const uint16_t *a1 = a0 + KB * 512, *b1 = b0 + KB * 512;
-    if (accumulate) {
-        _tile_loadd(0, c, ldc * 4);
-        _tile_loadd(1, c + 16, ldc * 4);
-        _tile_loadd(2, c + 16 * ldc, ldc * 4);
-        _tile_loadd(3, c + 16 * ldc + 16, ldc * 4);
-    } else {
-        _tile_zero(0);
-        _tile_zero(1);
-        _tile_zero(2);
-        _tile_zero(3);
-    }
+    if (accumulate)
+        sums_load(c, ldc);
+    else
+        sums_zero();
     for (int64_t kb = 0; kb < KB; kb++) {
         _tile_loadd(4, a0 + kb * 512, 64);
         _tile_loadd(5, a1 + kb * 512, 64);
         _tile_loadd(6, b0 + kb * 512, 64);
         _tile_loadd(7, b1 + kb * 512, 64);
-        _tile_dpbf16ps(0, 4, 6);
-        _tile_dpbf16ps(1, 4, 7);
-        _tile_dpbf16ps(2, 5, 6);
-        _tile_dpbf16ps(3, 5, 7);
+        sums_multiply_add();
     }
     __m512d sq = _mm512_setzero_pd();
     if (accumulate) {
-        _tile_stored(0, c, ldc * 4);
-        _tile_stored(1, c + 16, ldc * 4);
-        _tile_stored(2, c + 16 * ldc, ldc * 4);
-        _tile_stored(3, c + 16 * ldc + 16, ldc * 4);
+        sums_store(c, ldc);
         for (int r = 0; squares && r < 32; r++)
             sq = add_squares(add_squares(sq, _mm512_loadu_ps(c + r * ldc)), _mm512_loadu_ps(c + r * ldc + 16));
         return _mm512_reduce_add_pd(sq);
     }
-    _Alignas(64) float sums[4][256];
-    _tile_stored(0, sums[0], 64);
-    _tile_stored(1, sums[1], 64);
-    _tile_stored(2, sums[2], 64);
-    _tile_stored(3, sums[3], 64);
+    _Alignas(64) float sums[32 * 32];
+    sums_store(sums, 32);
     for (int r = 0; r < 32; r++)
         for (int q = 0; q < 2; q++) {
-            __m512 v = _mm512_load_ps(sums[r / 16 * 2 + q] + 16 * (r % 16));
+            __m512 v = _mm512_load_ps(sums + 32 * r + 16 * q);
             float *dst = c + r * ldc + 16 * q;
             if (((uintptr_t)dst & 63) == 0)
                 _mm512_stream_ps(dst, v);
@@ -208,36 +222,20 @@ static const uint16_t *blocked_tile(const uint16_t *b, int64_t K, int64_t n) { r
 static void blocked_block(float *c, int64_t ldc, const uint16_t *a, int64_t K, const uint16_t *b, int64_t n,
                           const float *bias, int start) {
     const uint16_t *b0 = blocked_tile(b, K, n), *a1 = a + 16 * K;
-    if (start == SUMS_ADD) {
-        _tile_loadd(0, c, ldc * 4);
-        _tile_loadd(1, c + 16, ldc * 4);
-        _tile_loadd(2, c + 16 * ldc, ldc * 4);
-        _tile_loadd(3, c + 16 * ldc + 16, ldc * 4);
-    } else if (start == SUMS_BIAS) { /* every row the bias: a stride of 0 */
-        _tile_loadd(0, bias + n, 0);
-        _tile_loadd(1, bias + n + 16, 0);
-        _tile_loadd(2, bias + n, 0);
-        _tile_loadd(3, bias + n + 16, 0);
-    } else {
-        _tile_zero(0);
-        _tile_zero(1);
-        _tile_zero(2);
-        _tile_zero(3);
-    }
+    if (start == SUMS_ADD)
+        sums_load(c, ldc);
+    else if (start == SUMS_BIAS)
+        sums_load(bias + n, 0); /* every row the bias: a row stride of 0 */
+    else
+        sums_zero();
     for (int64_t k = 0; k < K; k += 32) {
         _tile_loadd(4, a + k, K * 2);
         _tile_loadd(5, a1 + k, K * 2);
         _tile_loadd(6, b0 + k * 64, 256);
         _tile_loadd(7, b0 + k * 64 + 32, 256);
-        _tile_dpbf16ps(0, 4, 6);
-        _tile_dpbf16ps(1, 4, 7);
-        _tile_dpbf16ps(2, 5, 6);
-        _tile_dpbf16ps(3, 5, 7);
+        sums_multiply_add();
     }
-    _tile_stored(0, c, ldc * 4);
-    _tile_stored(1, c + 16, ldc * 4);
-    _tile_stored(2, c + 16 * ldc, ldc * 4);
-    _tile_stored(3, c + 16 * ldc + 16, ldc * 4);
+    sums_store(c, ldc);
 }
 
 /* The last rows (fewer than 32) through a 32 x 32 buffer: A's rows past M are
