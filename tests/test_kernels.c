@@ -242,6 +242,39 @@ static void test_attention(void) {
     free(a.ctx), free(a.att), free(a.qkv), free(ctx_ref), free(att_ref), free(w), free(dqkv), free(datt);
 }
 
+/* Heads wider than a vector (D = 20: one full block of 16 and a partial one;
+ * D = 64) and sequences longer than the micro-kernels' 32 key columns (the
+ * keys are transposed in blocks), against the fp64 reference; the backward of
+ * the D = 20 case by finite differences. */
+static void attention_wide_case(int64_t D, int fd) {
+    static const int32_t offs[4] = {0, 33, 40, 41}, keys[3] = {33, 5, 1};
+    int64_t H = 2, C = H * D, N = 41;
+    int64_t att_off[4] = {0, H * 33 * 33, H * (33 * 33 + 7 * 5), H * (33 * 33 + 7 * 5 + 1)};
+    att_ctx a = {zeros(N * C), zeros(att_off[3]), randn(N * 3 * C, 1), {3, offs, keys, att_off, NULL}, C, H};
+    float *ctx_ref = zeros(N * C), *att_ref = zeros(att_off[3]);
+    att_fwd(&a);
+    attention_forward_ref(ctx_ref, att_ref, a.qkv, &a.lay, C, H);
+    double worst = 0.0, worst_att = 0.0;
+    for (int64_t i = 0; i < N * C; i++)
+        worst = fmax(worst, fabs(a.ctx[i] - ctx_ref[i]));
+    for (int64_t i = 0; i < att_off[3]; i++)
+        worst_att = fmax(worst_att, fabs(a.att[i] - att_ref[i]));
+    CHECK_MSG(worst < 2e-5 && worst_att < 2e-6, "attention D=%lld vs reference: ctx %.3g, probabilities %.3g",
+              (long long)D, worst, worst_att);
+    if (fd) {
+        float *w = randn(N * C, 1), *dqkv = zeros(N * 3 * C), *datt = zeros(att_off[3]);
+        attention_backward(dqkv, datt, w, a.qkv, a.att, &a.lay, C, H, 0.0f, 0, 0);
+        fd_check("attention d_qkv (D=20, T=33)", a.qkv, dqkv, N * 3 * C, att_fwd, &a, w, a.ctx, N * C);
+        free(w), free(dqkv), free(datt);
+    }
+    free(a.ctx), free(a.att), free(a.qkv), free(ctx_ref), free(att_ref);
+}
+
+static void test_attention_wide(void) {
+    attention_wide_case(20, 1);
+    attention_wide_case(64, 0);
+}
+
 /* ---- dropout ------------------------------------------------------------------ */
 
 static void test_dropout(void) {
@@ -473,6 +506,7 @@ int main(void) {
     test_gelu_tanh();
     test_embedding();
     test_attention();
+    test_attention_wide();
     test_dropout();
     test_block_backward_dropout();
     test_zero_grad();

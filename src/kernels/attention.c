@@ -9,12 +9,14 @@
  * count: the results do not depend on scheduling. */
 #include "kernels/simd.h"
 
+#include <immintrin.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/rng.h"
 #include "kernels/rows.h"
+#include "kernels/transpose.h"
 #include "kernels/vmath.h"
 
 #define TILE_ROWS 4
@@ -60,6 +62,55 @@ static inline void store_cols(float *out, const lanes *v, int nvec, int64_t cols
     }
 }
 
+#ifdef __AVX512F__
+/* Rows r < rows of b (each of n <= 16 floats, ldb apart; zeros past them),
+ * transposed: bt[k * ldt + r] for k < n, r < 16. */
+static inline void transpose_lanes(float *bt, int64_t ldt, const float *b, int64_t ldb, int64_t rows, int64_t n) {
+    __mmask16 m = (__mmask16)((1u << n) - 1);
+    __m512i r[16];
+    for (int i = 0; i < 16; i++)
+        r[i] = i < rows ? _mm512_castps_si512(_mm512_maskz_loadu_ps(m, b + i * ldb)) : _mm512_setzero_si512();
+    transpose16(r);
+    for (int k = 0; k < n; k++)
+        _mm512_storeu_ps(bt + k * ldt, _mm512_castsi512_ps(r[k]));
+}
+#else
+/* The same with 8 x 8 blocks (AVX2): rows r < rows of n <= 8 floats. */
+static inline void transpose_lanes(float *bt, int64_t ldt, const float *b, int64_t ldb, int64_t rows, int64_t n) {
+    const __m256i m = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    __m256 r[8], t[8];
+    for (int i = 0; i < 8; i++)
+        r[i] = i < rows ? _mm256_maskload_ps(b + i * ldb, m) : _mm256_setzero_ps();
+    for (int i = 0; i < 8; i += 2) {
+        t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+        t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+    }
+    for (int i = 0; i < 8; i += 4)
+        for (int j = 0; j < 2; j++) {
+            r[i + 2 * j] = _mm256_shuffle_ps(t[i + j], t[i + j + 2], 0x44);
+            r[i + 2 * j + 1] = _mm256_shuffle_ps(t[i + j], t[i + j + 2], 0xee);
+        }
+    for (int j = 0; j < 4; j++) {
+        t[j] = _mm256_permute2f128_ps(r[j], r[j + 4], 0x20);
+        t[j + 4] = _mm256_permute2f128_ps(r[j], r[j + 4], 0x31);
+    }
+    for (int k = 0; k < n; k++)
+        _mm256_storeu_ps(bt + k * ldt, t[k]);
+}
+#endif
+
+/* bt(D, W) = the first cols rows of b (each D floats, ldb apart) transposed,
+ * zeros in the columns past cols; TILE_LANES x TILE_LANES blocks at a time
+ * (one element at a time, this took as long as the products over the block). */
+static void transpose_block(float *bt, int64_t W, const float *b, int64_t ldb, int64_t cols, int64_t D) {
+    for (int64_t l0 = 0; l0 < W; l0 += TILE_LANES) {
+        int64_t rows = cols - l0 < 0 ? 0 : cols - l0 < TILE_LANES ? cols - l0 : TILE_LANES;
+        for (int64_t d0 = 0; d0 < D; d0 += TILE_LANES)
+            transpose_lanes(bt + d0 * W + l0, W, b + l0 * ldb + d0, ldb, rows,
+                            D - d0 < TILE_LANES ? D - d0 : TILE_LANES);
+    }
+}
+
 /* out(i, j) = scale * a_i . b_j for i < na, j < nb, with rows a_i = a + i*lda,
  * b_j = b + j*ldb of length D <= HEAD_DIM_MAX and out rows ldo apart. b is
  * transposed 2 vectors' worth of rows at a time into a block on the stack. */
@@ -69,9 +120,7 @@ static void rows_dot_rows(float *out, int64_t ldo, const float *a, int64_t lda, 
     float bt[HEAD_DIM_MAX * W];
     for (int64_t j0 = 0; j0 < nb; j0 += W) {
         int64_t cols = nb - j0 < W ? nb - j0 : W;
-        for (int64_t l = 0; l < W; l++)
-            for (int64_t d = 0; d < D; d++)
-                bt[d * W + l] = l < cols ? b[(j0 + l) * ldb + d] : 0.0f;
+        transpose_block(bt, W, b + j0 * ldb, ldb, cols, D);
         for (int64_t i0 = 0; i0 < na; i0 += TILE_ROWS) {
             const float *ar[TILE_ROWS];
             for (int r = 0; r < TILE_ROWS; r++)
@@ -179,10 +228,10 @@ static void softmax_rows(float *p, int64_t rows, int64_t n) {
         float mx = -INFINITY, sum = 0.0f;
         for (int64_t j = 0; j < n; j++)
             mx = p[j] > mx ? p[j] : mx;
-        for (int64_t j = 0; j < n; j++) {
+        for (int64_t j = 0; j < n; j++) /* a loop of its own: vectorised (the sum's order is kept) */
             p[j] = vm_expf(p[j] - mx);
+        for (int64_t j = 0; j < n; j++)
             sum += p[j];
-        }
         float inv = 1.0f / sum;
         for (int64_t j = 0; j < n; j++)
             p[j] *= inv;
