@@ -243,26 +243,32 @@ static void test_attention(void) {
 }
 
 /* Heads wider than a vector (D = 20: one full block of 16 and a partial one;
- * D = 64) and sequences longer than the micro-kernels' 32 key columns (the
- * keys are transposed in blocks), against the fp64 reference; the backward of
- * the D = 20 case by finite differences. */
+ * D = 64), a sequence longer than the micro-kernels' 32 key columns (the keys
+ * are transposed in blocks), padded ones (fewer keys than rows), against the
+ * fp64 reference; the backward of the D = 20 case by finite differences. */
+enum { WIDE_SEQS = 9 };
 static void attention_wide_case(int64_t D, int fd) {
-    static const int32_t offs[4] = {0, 33, 40, 41}, keys[3] = {33, 5, 1};
-    int64_t H = 2, C = H * D, N = 41;
-    int64_t att_off[4] = {0, H * 33 * 33, H * (33 * 33 + 7 * 5), H * (33 * 33 + 7 * 5 + 1)};
-    att_ctx a = {zeros(N * C), zeros(att_off[3]), randn(N * 3 * C, 1), {3, offs, keys, att_off, NULL}, C, H};
-    float *ctx_ref = zeros(N * C), *att_ref = zeros(att_off[3]);
+    static const int32_t rows[WIDE_SEQS] = {33, 7, 1, 3, 3, 3, 3, 3, 3}, keys[WIDE_SEQS] = {33, 5, 1, 3, 2, 3, 1, 3, 3};
+    int32_t offs[WIDE_SEQS + 1] = {0};
+    int64_t H = 2, C = H * D, att_off[WIDE_SEQS + 1] = {0};
+    for (int b = 0; b < WIDE_SEQS; b++) {
+        offs[b + 1] = offs[b] + rows[b];
+        att_off[b + 1] = att_off[b] + H * rows[b] * keys[b];
+    }
+    int64_t N = offs[WIDE_SEQS], n_att = att_off[WIDE_SEQS];
+    att_ctx a = {zeros(N * C), zeros(n_att), randn(N * 3 * C, 1), {WIDE_SEQS, offs, keys, att_off, NULL}, C, H};
+    float *ctx_ref = zeros(N * C), *att_ref = zeros(n_att);
     att_fwd(&a);
     attention_forward_ref(ctx_ref, att_ref, a.qkv, &a.lay, C, H);
     double worst = 0.0, worst_att = 0.0;
     for (int64_t i = 0; i < N * C; i++)
         worst = fmax(worst, fabs(a.ctx[i] - ctx_ref[i]));
-    for (int64_t i = 0; i < att_off[3]; i++)
+    for (int64_t i = 0; i < n_att; i++)
         worst_att = fmax(worst_att, fabs(a.att[i] - att_ref[i]));
     CHECK_MSG(worst < 2e-5 && worst_att < 2e-6, "attention D=%lld vs reference: ctx %.3g, probabilities %.3g",
               (long long)D, worst, worst_att);
     if (fd) {
-        float *w = randn(N * C, 1), *dqkv = zeros(N * 3 * C), *datt = zeros(att_off[3]);
+        float *w = randn(N * C, 1), *dqkv = zeros(N * 3 * C), *datt = zeros(n_att);
         attention_backward(dqkv, datt, w, a.qkv, a.att, &a.lay, C, H, 0.0f, 0, 0);
         fd_check("attention d_qkv (D=20, T=33)", a.qkv, dqkv, N * 3 * C, att_fwd, &a, w, a.ctx, N * C);
         free(w), free(dqkv), free(datt);
@@ -270,9 +276,16 @@ static void attention_wide_case(int64_t D, int fd) {
     free(a.ctx), free(a.att), free(a.qkv), free(ctx_ref), free(att_ref);
 }
 
+/* 9 sequences: on 2+ threads a thread takes one head at a time; on 1 thread
+ * a whole sequence's heads (kernels/attention.c, heads_per_task). */
 static void test_attention_wide(void) {
+    int threads = nerc_get_threads();
     attention_wide_case(20, 1);
     attention_wide_case(64, 0);
+    nerc_set_threads(1);
+    attention_wide_case(20, 1);
+    attention_wide_case(64, 0);
+    nerc_set_threads(threads);
 }
 
 /* ---- dropout ------------------------------------------------------------------ */

@@ -11,6 +11,7 @@
 
 #include <immintrin.h>
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -238,6 +239,15 @@ static void softmax_rows(float *p, int64_t rows, int64_t n) {
     }
 }
 
+/* The (sequence, head) pairs a thread takes at a time: all of a sequence's
+ * heads when there are enough sequences to share out (its rows of qkv, every
+ * head's slice, ~9 KB each, then come into one core's cache once, not into
+ * each core's: 1.3x faster for 16 CoNLL sequences on 2 threads), else one
+ * (a single sentence's heads spread over the threads). */
+static int64_t heads_per_task(const att_layout *lay, int64_t H) {
+    return lay->n_seqs >= 8 * omp_get_max_threads() ? H : 1;
+}
+
 /* att = softmax(q k^T / sqrt(D)); ctx = dropout(att) v. pd: scratch (Tq, Tk) for
  * dropout(att), or NULL: then att itself holds dropout(att) on return. */
 static void attention_head_forward(float *ctx, float *att, float *pd, const float *qkv, const head_view *v) {
@@ -258,11 +268,13 @@ static void attention_head_forward(float *ctx, float *att, float *pd, const floa
 
 void SIMD_NAME(attention_forward)(float *ctx, float *att, float *scratch, const float *qkv, const att_layout *lay,
                                   int64_t C, int64_t H, float drop_p, uint64_t seed, uint64_t stream) {
+    int64_t per = heads_per_task(lay, H);
 #pragma omp parallel for schedule(dynamic, 1)
-    for (int64_t bh = 0; bh < (int64_t)lay->n_seqs * H; bh++) {
-        head_view v = head_at(lay, bh, C, H, drop_p, seed, stream);
-        attention_head_forward(ctx, att + v.at, scratch ? scratch + v.at : NULL, qkv, &v);
-    }
+    for (int64_t task = 0; task < lay->n_seqs * H / per; task++)
+        for (int64_t bh = task * per; bh < (task + 1) * per; bh++) {
+            head_view v = head_at(lay, bh, C, H, drop_p, seed, stream);
+            attention_head_forward(ctx, att + v.at, scratch ? scratch + v.at : NULL, qkv, &v);
+        }
 }
 
 /* One (sequence, head) of the backward pass; d is scratch (Tq, Tk):
@@ -305,11 +317,13 @@ void SIMD_NAME(attention_backward)(float *dqkv, float *datt, const float *dctx, 
                                    const att_layout *lay, int64_t C, int64_t H, float drop_p, uint64_t seed,
                                    uint64_t stream) {
     /* Different heads write disjoint columns of dqkv; a sequence's rows belong to it alone. */
+    int64_t per = heads_per_task(lay, H);
 #pragma omp parallel for schedule(dynamic, 1)
-    for (int64_t bh = 0; bh < (int64_t)lay->n_seqs * H; bh++) {
-        head_view v = head_at(lay, bh, C, H, drop_p, seed, stream);
-        attention_head_backward(dqkv, datt + v.at, dctx, qkv, att + v.at, &v);
-    }
+    for (int64_t task = 0; task < lay->n_seqs * H / per; task++)
+        for (int64_t bh = task * per; bh < (task + 1) * per; bh++) {
+            head_view v = head_at(lay, bh, C, H, drop_p, seed, stream);
+            attention_head_backward(dqkv, datt + v.at, dctx, qkv, att + v.at, &v);
+        }
 }
 
 void SIMD_NAME(attention_forward_ref)(float *ctx, float *att, const float *qkv, const att_layout *lay, int64_t C,
