@@ -5,6 +5,7 @@
 
 #include <omp.h>
 
+#include "kernels/convert.h"
 #include "kernels/simd.h"
 
 void SIMD_NAME(bias_act_forward)(float *slope, float *act, const float *y, const float *bias, int64_t N, int64_t F,
@@ -37,6 +38,19 @@ void SIMD_NAME(bias_act_forward)(float *slope, float *act, const float *y, const
         FOR_EACH_KIND(kind, BIAS_ACT)
 #undef BIAS_ACT
 #undef BIAS_ACT_LOOP
+    }
+}
+
+void SIMD_NAME(act_to_bf16)(uint16_t *dst, const float *y, int64_t N, int64_t F, act_kind kind) {
+#pragma omp parallel for schedule(static)
+    for (int64_t n = 0; n < N; n++) {
+        const float *yr = y + n * F;
+        uint16_t *d = dst + n * F;
+#define ACT_BF16(K)                                                                                                    \
+    for (int64_t f = 0; f < F; f++)                                                                                    \
+        d[f] = bf16_bits(act_value(K, yr[f]));
+        FOR_EACH_KIND(kind, ACT_BF16)
+#undef ACT_BF16
     }
 }
 

@@ -16,6 +16,11 @@
 void bias_act_forward(float *slope, float *act, const float *y, const float *bias, int64_t N, int64_t F,
                       act_kind kind);
 
+/* dst(N,F) = bf16(f(y)) (f32_to_bf16's rounding): bias_act_forward then
+ * f32_to_bf16 in one pass, the same bits (bf16 inference: fc1's product
+ * straight into fc2's operand, the activations never written in fp32). */
+void act_to_bf16(uint16_t *dst, const float *y, int64_t N, int64_t F, act_kind kind);
+
 /* res(N,C) = dropout(y + bias) + resid (res may be y); out = LayerNorm(res)
  * with mean/rstd saved. bias may be NULL; p = 0: no dropout. Replaces: bias
  * add, dropout_forward, the residual add, layernorm_forward. */

@@ -43,3 +43,7 @@ nerc_status linear_bf16_forward(const linear_bf16 *l, float *out, const float *i
     f32_to_bf16(scratch, inp, N * l->mm.IC);
     return onednn_matmul_run(&l->mm, out, scratch, N);
 }
+
+nerc_status linear_bf16_forward16(const linear_bf16 *l, float *out, const uint16_t *in16, int64_t N) {
+    return N > 0 ? onednn_matmul_run(&l->mm, out, in16, N) : NERC_OK;
+}

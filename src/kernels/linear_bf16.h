@@ -16,5 +16,7 @@ nerc_status linear_bf16_create(linear_bf16 **out, const float *weight, const flo
 void linear_bf16_free(linear_bf16 *l);
 /* scratch holds N*IC bf16 values (uint16_t); inp is converted into it. */
 nerc_status linear_bf16_forward(const linear_bf16 *l, float *out, const float *inp, uint16_t *scratch, int64_t N);
+/* The same over an operand already in bf16 (N*IC values). */
+nerc_status linear_bf16_forward16(const linear_bf16 *l, float *out, const uint16_t *in16, int64_t N);
 
 #endif

@@ -117,6 +117,34 @@ nerc_status linear_int8_forward_act(const linear_int8 *l, float *act, float *io,
     return NERC_OK;
 }
 
+/* fc1's scratch (its row scales | zero points | q of N x IC), then fc2's
+ * row scales | zero points | q of N x F from just past fc1's zero points: fc2's
+ * operand over fc1's, whose product is done by then. */
+size_t linear_int8_ffn_scratch_bytes(int64_t N, int64_t F) {
+    return 2 * align64((size_t)N * 4) + linear_int8_scratch_bytes(N, F);
+}
+
+nerc_status linear_int8_ffn(const linear_int8 *fc1, const linear_int8 *fc2, float *out, float *io, const float *inp,
+                            void *scratch, int64_t N, act_kind kind) {
+    if (N <= 0)
+        return NERC_OK;
+    int64_t F = fc1->mm.OC;
+    if (fc2->mm.IC != F || F > QUANT_ROW_MAX)
+        return nerc_errorf(NERC_ERR_ARG, "int8 feed-forward: fc1 gives %lld columns, fc2 takes %lld (at most %d)",
+                           (long long)F, (long long)fc2->mm.IC, QUANT_ROW_MAX);
+    float *row_scale;
+    int32_t *row_zero;
+    NERC_TRY(int8_product(fc1, io, inp, scratch, N, &row_scale, &row_zero));
+    float *scale2 = (float *)((char *)scratch + 2 * align64((size_t)N * 4));
+    int32_t *zero2 = (int32_t *)((char *)scale2 + align64((size_t)N * 4));
+    uint8_t *q2 = (uint8_t *)zero2 + align64((size_t)N * 4);
+    dequantize_act_quantize_rows(q2, scale2, zero2, io, row_scale, row_zero, fc1->col_scale, fc1->col_sum, fc1->bias,
+                                 N, F, kind, fc2->qmax);
+    NERC_TRY(onednn_matmul_run(&fc2->mm, out, q2, N));
+    dequantize_rows(out, scale2, zero2, fc2->col_scale, fc2->col_sum, fc2->bias, N, fc2->mm.OC);
+    return NERC_OK;
+}
+
 void linear_int8_weights(const linear_int8 *l, const int8_t **qw, const float **scale, int32_t *qmax) {
     *qw = l->qw;
     *scale = l->col_scale;

@@ -28,6 +28,15 @@ nerc_status linear_int8_forward(const linear_int8 *l, float *out, const float *i
 nerc_status linear_int8_forward_act(const linear_int8 *l, float *act, float *io, const float *inp, void *scratch,
                                     int64_t N, act_kind kind);
 
+/* out (N, C) = fc2(f(fc1(inp))) (fc1: C -> F, fc2: F -> C) with fc1's sums
+ * dequantized, put through f and quantized for fc2 row by row
+ * (dequantize_act_quantize_rows): the same bits as linear_int8_forward_act
+ * then linear_int8_forward, without the activations in memory. io (N, F):
+ * fc1's sums; scratch: linear_int8_ffn_scratch_bytes(N, F), 64-byte aligned. */
+size_t linear_int8_ffn_scratch_bytes(int64_t N, int64_t F);
+nerc_status linear_int8_ffn(const linear_int8 *fc1, const linear_int8 *fc2, float *out, float *io, const float *inp,
+                            void *scratch, int64_t N, act_kind kind);
+
 /* The quantized weights (tests): qw (OC, IC), scale (OC); the activation range (255 or 127). */
 void linear_int8_weights(const linear_int8 *l, const int8_t **qw, const float **scale, int32_t *qmax);
 

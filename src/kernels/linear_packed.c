@@ -53,11 +53,18 @@ nerc_status linear_packed_forward(const linear_packed *l, float *out, const floa
                                        : linear_bf16_forward(l->bf16, out, inp, scratch, N);
 }
 
-nerc_status linear_packed_forward_act(const linear_packed *l, float *act, float *io, const float *inp, void *scratch,
-                                      int64_t N, act_kind kind) {
-    if (l->p == NERC_PRECISION_INT8)
-        return linear_int8_forward_act(l->int8, act, io, inp, scratch, N, kind);
-    NERC_TRY(linear_bf16_forward(l->bf16, io, inp, scratch, N));
-    bias_act_forward(NULL, act, io, NULL, N, l->OC, kind);
-    return NERC_OK;
+size_t linear_packed_ffn_scratch_bytes(nerc_precision p, int64_t N, int64_t C, int64_t F) {
+    return p == NERC_PRECISION_INT8 ? linear_int8_ffn_scratch_bytes(N, F)
+                                    : (size_t)(N * (C > F ? C : F)) * sizeof(uint16_t);
+}
+
+nerc_status linear_packed_ffn(const linear_packed *fc1, const linear_packed *fc2, float *out, float *io,
+                              const float *inp, void *scratch, int64_t N, act_kind kind) {
+    if (fc1->p != fc2->p)
+        return nerc_errorf(NERC_ERR_ARG, "feed-forward layers in two precisions");
+    if (fc1->p == NERC_PRECISION_INT8)
+        return linear_int8_ffn(fc1->int8, fc2->int8, out, io, inp, scratch, N, kind);
+    NERC_TRY(linear_bf16_forward(fc1->bf16, io, inp, scratch, N));
+    act_to_bf16(scratch, io, N, fc1->OC, kind); /* fc1's operand is done with: fc2's over it */
+    return linear_bf16_forward16(fc2->bf16, out, scratch, N);
 }

@@ -22,9 +22,13 @@ void linear_packed_free(linear_packed *l);
 size_t linear_packed_scratch_bytes(nerc_precision p, int64_t N, int64_t IC);
 /* scratch: linear_packed_scratch_bytes(p, N, IC) bytes, 64-byte aligned. */
 nerc_status linear_packed_forward(const linear_packed *l, float *out, const float *inp, void *scratch, int64_t N);
-/* act = f(inp @ W^T + bias) (kernels/rows.h's activations); io (N, OC) is
- * scratch for the product (int8: dequantized straight into act). */
-nerc_status linear_packed_forward_act(const linear_packed *l, float *act, float *io, const float *inp, void *scratch,
-                                      int64_t N, act_kind kind);
+/* out(N, C) = fc2(f(fc1(inp))), fc1: C -> F, fc2: F -> C, both biased, with
+ * fc1's activations written straight as fc2's operand (bf16 rows, or int8
+ * rows with their scales) and never in fp32: the same bits as
+ * linear_packed_forward_act then linear_packed_forward. io (N, F): scratch
+ * for fc1's product; scratch: linear_packed_ffn_scratch_bytes(p, N, C, F). */
+size_t linear_packed_ffn_scratch_bytes(nerc_precision p, int64_t N, int64_t C, int64_t F);
+nerc_status linear_packed_ffn(const linear_packed *fc1, const linear_packed *fc2, float *out, float *io,
+                              const float *inp, void *scratch, int64_t N, act_kind kind);
 
 #endif

@@ -25,4 +25,12 @@ void dequantize_act_rows(float *act, const void *io, const float *row_scale, con
                          const float *col_scale, const int32_t *col_sum, const float *bias, int64_t N, int64_t OC,
                          act_kind kind);
 
+/* dequantize_act_rows then quantize_rows_u8 of the activations, row by row
+ * while the row is in L1 (the same bits as the two calls): the next layer's
+ * operand without the activations written to memory. OC <= QUANT_ROW_MAX. */
+#define QUANT_ROW_MAX 16384
+void dequantize_act_quantize_rows(uint8_t *q, float *q_scale, int32_t *q_zero, const void *io, const float *row_scale,
+                                  const int32_t *row_zero, const float *col_scale, const int32_t *col_sum,
+                                  const float *bias, int64_t N, int64_t OC, act_kind kind, int32_t qmax);
+
 #endif

@@ -95,6 +95,12 @@
       (float *act, const void *io, const float *row_scale, const int32_t *row_zero, const float *col_scale,            \
        const int32_t *col_sum, const float *bias, int64_t N, int64_t OC, act_kind kind),                               \
       (act, io, row_scale, row_zero, col_scale, col_sum, bias, N, OC, kind))                                           \
+    V(dequantize_act_quantize_rows,                                                                                    \
+      (uint8_t *q, float *q_scale, int32_t *q_zero, const void *io, const float *row_scale, const int32_t *row_zero,   \
+       const float *col_scale, const int32_t *col_sum, const float *bias, int64_t N, int64_t OC, act_kind kind,        \
+       int32_t qmax),                                                                                                  \
+      (q, q_scale, q_zero, io, row_scale, row_zero, col_scale, col_sum, bias, N, OC, kind, qmax))                     \
+    V(act_to_bf16, (uint16_t *dst, const float *y, int64_t N, int64_t F, act_kind kind), (dst, y, N, F, kind))        \
     V(bias_act_forward,                                                                                                \
       (float *slope, float *act, const float *y, const float *bias, int64_t N, int64_t F, act_kind kind),              \
       (slope, act, y, bias, N, F, kind))                                                                               \

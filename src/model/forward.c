@@ -144,14 +144,15 @@ static nerc_status block_forward(struct nerc_state *s, int64_t l, const float *x
     NERC_TRY(linear_unbiased(s, LINEAR(LIN_OUT), res1, ctx, &bias));
     residual_layernorm(s, res1, h1, s->ln1_mean + sl * R, s->ln1_rstd + sl * R, bias, x, p.ln1_w, p.ln1_b,
                        encoder_attention_output_dropout(s), STREAM_ATT_OUT(l));
-    if (s->packed) /* inference in bf16 / int8: int8 dequantizes straight into act */
-        NERC_TRY(linear_packed_forward_act(s->packed[LINEAR(LIN_FC1).index], act, fc1, h1, s->packed_scratch, N,
-                                           encoder_act_kind(c)));
-    else {
+    if (s->packed) { /* inference in bf16 / int8: fc1's activations straight into fc2's operand, never in fp32 */
+        NERC_TRY(linear_packed_ffn(s->packed[LINEAR(LIN_FC1).index], s->packed[LINEAR(LIN_FC2).index], res2, fc1, h1,
+                                   s->packed_scratch, N, encoder_act_kind(c)));
+        bias = NULL; /* added by the packed fc2 */
+    } else {
         NERC_TRY(linear_unbiased(s, LINEAR(LIN_FC1), fc1, h1, &bias));
         bias_act_forward(s->training ? fc1 : NULL, act, fc1, bias, N, F, encoder_act_kind(c)); /* fc1 := the slope */
+        NERC_TRY(linear_unbiased(s, LINEAR(LIN_FC2), res2, act, &bias));
     }
-    NERC_TRY(linear_unbiased(s, LINEAR(LIN_FC2), res2, act, &bias));
 #undef LINEAR
     residual_layernorm(s, res2, h2, s->ln2_mean + sl * R, s->ln2_rstd + sl * R, bias, h1, p.ln2_w, p.ln2_b,
                        s->dropout_p, STREAM_FFN(l));

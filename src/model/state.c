@@ -144,7 +144,9 @@ static nerc_status make_packed_linears(struct nerc_state *s, nerc_precision p) {
     const nerc_model *m = s->m;
     int64_t C = m->cfg.dim, F = m->cfg.hidden_dim;
     int32_t n = encoder_n_linears(m);
-    size_t scratch = (linear_packed_scratch_bytes(p, s->max_rows, F > C ? F : C) + 63) & ~(size_t)63;
+    size_t one = linear_packed_scratch_bytes(p, s->max_rows, F > C ? F : C);
+    size_t ffn = linear_packed_ffn_scratch_bytes(p, s->max_rows, C, F);
+    size_t scratch = ((one > ffn ? one : ffn) + 63) & ~(size_t)63;
     s->packed = calloc((size_t)n, sizeof *s->packed);
     s->packed_scratch = aligned_alloc(64, scratch);
     if (!s->packed || !s->packed_scratch)
