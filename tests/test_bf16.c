@@ -9,9 +9,7 @@
 #include "core/rng.h"
 #include "kernels/convert.h"
 #include "kernels/gemm.h"
-#include "kernels/fused.h"
 #include "kernels/linear_bf16.h"
-#include "kernels/linear_packed.h"
 #include "nerc.h"
 #include "test.h"
 
@@ -130,44 +128,6 @@ static void test_linear(int64_t N, int64_t IC, int64_t OC) {
            (long long)OC, worst);
 }
 
-/* The feed-forward pair with fc1's activations written as fc2's bf16 operand
- * (linear_packed_ffn) against the layers and the activation one after the
- * other: the same bits. */
-static void test_ffn(int64_t N, int64_t C, int64_t F) {
-    rng_state r;
-    rng_seed(&r, 11);
-    float *w1 = malloc((size_t)(F * C) * 4), *b1 = malloc((size_t)F * 4), *w2 = malloc((size_t)(C * F) * 4);
-    float *b2 = malloc((size_t)C * 4), *x = malloc((size_t)(N * C) * 4), *io = malloc((size_t)(N * F) * 4);
-    float *act = malloc((size_t)(N * F) * 4), *ref = malloc((size_t)(N * C) * 4), *out = malloc((size_t)(N * C) * 4);
-    for (int64_t i = 0; i < F * C; i++)
-        w1[i] = (float)rng_normal(&r) * 0.2f, w2[i] = (float)rng_normal(&r) * 0.2f;
-    for (int64_t i = 0; i < F; i++)
-        b1[i] = (float)rng_normal(&r) * 0.1f;
-    for (int64_t i = 0; i < C; i++)
-        b2[i] = (float)rng_normal(&r) * 0.1f;
-    for (int64_t i = 0; i < N * C; i++)
-        x[i] = (float)rng_normal(&r);
-    size_t bytes = linear_packed_ffn_scratch_bytes(NERC_PRECISION_BF16, N, C, F);
-    uint16_t *scratch = aligned_alloc(64, (bytes + 63) & ~(size_t)63);
-    linear_bf16 *l1 = NULL, *l2 = NULL;
-    linear_packed *p1 = NULL, *p2 = NULL;
-    CHECK_OK(linear_bf16_create(&l1, w1, b1, C, F));
-    CHECK_OK(linear_bf16_create(&l2, w2, b2, F, C));
-    CHECK_OK(linear_packed_create(&p1, NERC_PRECISION_BF16, w1, b1, C, F));
-    CHECK_OK(linear_packed_create(&p2, NERC_PRECISION_BF16, w2, b2, F, C));
-    for (int k = 0; l1 && l2 && p1 && p2 && k < 3; k++) {
-        CHECK_OK(linear_bf16_forward(l1, io, x, scratch, N));
-        bias_act_forward(NULL, act, io, NULL, N, F, (act_kind)k);
-        CHECK_OK(linear_bf16_forward(l2, ref, act, scratch, N));
-        memset(out, 0xff, (size_t)(N * C) * sizeof *out);
-        CHECK_OK(linear_packed_ffn(p1, p2, out, io, x, scratch, N, (act_kind)k));
-        CHECK_MSG(!memcmp(out, ref, (size_t)(N * C) * sizeof *out), "bf16 feed-forward N=%lld C=%lld F=%lld "
-                  "activation %d: fused differs from the two layers", (long long)N, (long long)C, (long long)F, k);
-    }
-    linear_bf16_free(l1), linear_bf16_free(l2), linear_packed_free(p1), linear_packed_free(p2);
-    free(w1), free(b1), free(w2), free(b2), free(x), free(io), free(act), free(ref), free(out), free(scratch);
-}
-
 /* A weight-gradient product C(M,N) = A^T B over K rows (gemm_bf16(1, 0, ...):
  * on AMX a kept per-shape primitive, or the runtime-dims one once the table is
  * full) against a double sum of the same bf16 values. */
@@ -237,9 +197,6 @@ int main(void) {
     test_linear(64, 32, 96);
     test_linear(130, 257, 769);
     test_linear(333, 768, 64);
-    test_ffn(1, 16, 40);
-    test_ffn(7, 48, 100);
-    test_ffn(61, 64, 3072);
     test_weight_grad_product("first");
     test_many_shapes();
     test_weight_grad_product("after them");

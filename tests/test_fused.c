@@ -9,7 +9,9 @@
 
 #include "core/rng.h"
 #include "kernels/fused.h"
+#include "kernels/linear_packed.h"
 #include "kernels/ops.h"
+#include "nerc.h"
 #include "test.h"
 
 static rng_state rng;
@@ -133,6 +135,47 @@ static void test_residual_layernorm(int64_t N, int64_t C, float p) {
     free(m), free(rs), free(dout), free(rdres), free(rdw), free(rdb), free(dw), free(db), free(dy), free(dres), free(rdy);
 }
 
+/* bf16 / int8 inference's feed-forward pair with fc1's activations written
+ * straight as fc2's operand (linear_packed_ffn) against the layers and the
+ * activation one after the other (fc1, bias_act_forward, fc2): the same bits. */
+static void test_ffn(nerc_precision prec, int64_t N, int64_t C, int64_t F) {
+    float *w1 = randn(F * C, 0.2f), *b1 = randn(F, 0.1f), *w2 = randn(C * F, 0.2f), *b2 = randn(C, 0.1f);
+    float *x = randn(N * C, 1.0f), *io = malloc((size_t)(N * F) * 4), *act = malloc((size_t)(N * F) * 4);
+    float *ref = malloc((size_t)(N * C) * 4), *out = malloc((size_t)(N * C) * 4);
+    size_t bytes = linear_packed_ffn_scratch_bytes(prec, N, C, F);
+    void *scratch = aligned_alloc(64, (bytes + 63) & ~(size_t)63);
+    linear_packed *l1 = NULL, *l2 = NULL;
+    CHECK_OK(linear_packed_create(&l1, prec, w1, b1, C, F));
+    CHECK_OK(linear_packed_create(&l2, prec, w2, b2, F, C));
+    for (int k = 0; l1 && l2 && k < 3; k++) {
+        CHECK_OK(linear_packed_forward(l1, io, x, scratch, N));
+        bias_act_forward(NULL, act, io, NULL, N, F, (act_kind)k);
+        CHECK_OK(linear_packed_forward(l2, ref, act, scratch, N));
+        memset(out, 0xff, (size_t)(N * C) * 4);
+        CHECK_OK(linear_packed_ffn(l1, l2, out, io, x, scratch, N, (act_kind)k));
+        CHECK_MSG(!memcmp(out, ref, (size_t)(N * C) * 4), "%s feed-forward N=%lld C=%lld F=%lld activation %d: "
+                  "fused differs from the two layers", nerc_precision_name(prec), (long long)N, (long long)C,
+                  (long long)F, k);
+    }
+    linear_packed_free(l1), linear_packed_free(l2);
+    free(w1), free(b1), free(w2), free(b2), free(x), free(io), free(act), free(ref), free(out), free(scratch);
+}
+
+static void test_ffns(void) {
+    const int64_t shapes[][3] = {{1, 16, 40}, {7, 48, 100}, {61, 64, 3072}};
+    const nerc_precision precs[2] = {NERC_PRECISION_INT8, NERC_PRECISION_BF16};
+    for (int p = 0; p < 2; p++) {
+        if (nerc_precision_check(precs[p]) != NERC_OK) {
+            SKIP("%s feed-forward pair: %s", nerc_precision_name(precs[p]), nerc_last_error());
+            continue;
+        }
+        for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
+            test_ffn(precs[p], shapes[i][0], shapes[i][1], shapes[i][2]);
+        printf("  %s feed-forward pair, 3 shapes x 3 activations: fused == the two layers\n",
+               nerc_precision_name(precs[p]));
+    }
+}
+
 int main(void) {
     rng_seed(&rng, 77);
     const int64_t shapes[][2] = {{1, 1}, {3, 5}, {7, 37}, {13, 130}, {65, 64}, {2, 769}};
@@ -143,5 +186,6 @@ int main(void) {
         test_residual_layernorm(shapes[i][0], shapes[i][1], 0.3f);
     }
     printf("  %zu shapes x (3 activations, dropout off/on): fused == unfused\n", sizeof shapes / sizeof shapes[0]);
+    test_ffns();
     return test_report("test_fused");
 }

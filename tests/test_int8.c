@@ -12,7 +12,6 @@
 #include "core/rng.h"
 #include "kernels/fused.h"
 #include "kernels/linear_int8.h"
-#include "kernels/linear_packed.h"
 #include "kernels/ops.h"
 #include "kernels/quant.h"
 #include "nerc.h"
@@ -118,32 +117,6 @@ static void test_linear(int64_t N, int64_t IC, int64_t OC) {
     free(x), free(w), free(b), free(out), free(ref32), free(scratch), free(qx), free(sx), free(zx);
 }
 
-/* The feed-forward pair with fc1's activations quantized for fc2 row by row
- * (linear_packed_ffn) against the two layers one after the other: the same bits. */
-static void test_ffn(int64_t N, int64_t C, int64_t F) {
-    float *w1 = randn(F * C, 0.2f), *b1 = randn(F, 0.1f), *w2 = randn(C * F, 0.2f), *b2 = randn(C, 0.1f);
-    float *x = randn(N * C, 1.0f), *io = malloc((size_t)(N * F) * sizeof *io), *act = malloc((size_t)(N * F) * 4);
-    float *ref = malloc((size_t)(N * C) * sizeof *ref), *out = malloc((size_t)(N * C) * sizeof *out);
-    size_t bytes = linear_packed_ffn_scratch_bytes(NERC_PRECISION_INT8, N, C, F);
-    void *scratch = aligned_alloc(64, (bytes + 63) & ~(size_t)63);
-    linear_int8 *l1 = NULL, *l2 = NULL;
-    linear_packed *p1 = NULL, *p2 = NULL;
-    CHECK_OK(linear_int8_create(&l1, w1, b1, C, F));
-    CHECK_OK(linear_int8_create(&l2, w2, b2, F, C));
-    CHECK_OK(linear_packed_create(&p1, NERC_PRECISION_INT8, w1, b1, C, F));
-    CHECK_OK(linear_packed_create(&p2, NERC_PRECISION_INT8, w2, b2, F, C));
-    for (int k = 0; l1 && l2 && p1 && p2 && k < 3; k++) {
-        CHECK_OK(linear_int8_forward_act(l1, act, io, x, scratch, N, (act_kind)k));
-        CHECK_OK(linear_int8_forward(l2, ref, act, scratch, N));
-        memset(out, 0xff, (size_t)(N * C) * sizeof *out);
-        CHECK_OK(linear_packed_ffn(p1, p2, out, io, x, scratch, N, (act_kind)k));
-        CHECK_MSG(!memcmp(out, ref, (size_t)(N * C) * sizeof *out), "int8 feed-forward N=%lld C=%lld F=%lld "
-                  "activation %d: fused differs from the two layers", (long long)N, (long long)C, (long long)F, k);
-    }
-    linear_int8_free(l1), linear_int8_free(l2), linear_packed_free(p1), linear_packed_free(p2);
-    free(w1), free(b1), free(w2), free(b2), free(x), free(io), free(act), free(ref), free(out), free(scratch);
-}
-
 /* The model's int8 logits against fp32 on a random batch. */
 static void test_model(const char *dir) {
     enum { SEQS = 8, LEN = 40 };
@@ -205,9 +178,6 @@ int main(void) {
     test_linear(64, 96, 32);
     test_linear(130, 257, 769);
     test_linear(333, 768, 64);
-    test_ffn(1, 16, 40);
-    test_ffn(7, 48, 100);
-    test_ffn(61, 64, 3072);
     test_model(SHARED_DIR "/fixtures/model/tiny");
     test_model(SHARED_DIR "/fixtures/model/small");
     return test_report("test_int8");
