@@ -25,8 +25,9 @@ nerc_status linear_packed_forward(const linear_packed *l, float *out, const floa
 /* out(N, C) = fc2(f(fc1(inp))), fc1: C -> F, fc2: F -> C, both biased, with
  * fc1's activations written straight as fc2's operand (bf16 rows, or int8
  * rows with their scales) and never in fp32: the same bits as
- * linear_packed_forward_act then linear_packed_forward. io (N, F): scratch
- * for fc1's product; scratch: linear_packed_ffn_scratch_bytes(p, N, C, F). */
+ * linear_packed_forward (fc1), bias_act_forward (no bias) and
+ * linear_packed_forward (fc2) one after the other (tests/test_fused.c). io
+ * (N, F): scratch for fc1's product; scratch: linear_packed_ffn_scratch_bytes(p, N, C, F). */
 size_t linear_packed_ffn_scratch_bytes(nerc_precision p, int64_t N, int64_t C, int64_t F);
 nerc_status linear_packed_ffn(const linear_packed *fc1, const linear_packed *fc2, float *out, float *io,
                               const float *inp, void *scratch, int64_t N, act_kind kind);
