@@ -92,7 +92,7 @@ static double linear_error(int64_t N, int64_t IC, int64_t OC) {
     rng_seed(&r, (uint64_t)(N * 1000 + IC));
     float *x = malloc((size_t)(N * IC) * sizeof *x), *w = malloc((size_t)(OC * IC) * sizeof *w);
     float *b = malloc((size_t)OC * sizeof *b), *out = malloc((size_t)(N * OC) * sizeof *out);
-    uint16_t *scratch = malloc((size_t)(N * IC) * sizeof *scratch);
+    uint16_t *scratch = malloc((size_t)(linear_bf16_rows(N) * IC) * sizeof *scratch); /* AMX: whole row blocks */
     for (int64_t i = 0; i < N * IC; i++)
         x[i] = (float)rng_normal(&r);
     for (int64_t i = 0; i < OC * IC; i++)

@@ -162,7 +162,7 @@ static void test_ffn(nerc_precision prec, int64_t N, int64_t C, int64_t F) {
 }
 
 static void test_ffns(void) {
-    const int64_t shapes[][3] = {{1, 16, 40}, {7, 48, 100}, {61, 64, 3072}};
+    const int64_t shapes[][3] = {{1, 16, 40}, {7, 48, 100}, {1, 64, 128}, {33, 128, 192}, {61, 64, 3072}};
     const nerc_precision precs[2] = {NERC_PRECISION_INT8, NERC_PRECISION_BF16};
     for (int p = 0; p < 2; p++) {
         if (nerc_precision_check(precs[p]) != NERC_OK) {
@@ -171,7 +171,7 @@ static void test_ffns(void) {
         }
         for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
             test_ffn(precs[p], shapes[i][0], shapes[i][1], shapes[i][2]);
-        printf("  %s feed-forward pair, 3 shapes x 3 activations: fused == the two layers\n",
+        printf("  %s feed-forward pair, 5 shapes x 3 activations: fused == the two layers\n",
                nerc_precision_name(precs[p]));
     }
 }

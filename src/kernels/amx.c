@@ -11,7 +11,9 @@
 #include <unistd.h>
 
 #include "core/cpu.h"
+#include "kernels/convert.h"
 #include "kernels/gemm.h"
+#include "kernels/rows.h"
 #include "kernels/transpose.h"
 
 enum { ARCH_REQ_XCOMP_PERM = 0x1023, XFEATURE_XTILEDATA = 18 };
@@ -273,6 +275,42 @@ void amx_matmul_blocked(float *c, const uint16_t *a, const uint16_t *b, const fl
                     blocked_block(c + m * N + n, N, a + m * K, K, b, n, bias, start);
             for (int64_t n = n0; full < M && n < n1; n += 32)
                 blocked_tail(c + full * N, N, (int)(M - full), a + full * K, K, b, n, bias, start);
+        }
+        _tile_release();
+    }
+    gemm_timing_stop(t0);
+}
+
+/* rows x 32 sums of a block (32 floats a row) put through f and rounded to
+ * bf16 (f32_to_bf16's rounding) into c16 (ldc values a row). */
+static void act16_rows(uint16_t *c16, int64_t ldc, const float *sums, int64_t rows, act_kind kind) {
+    for (int64_t r = 0; r < rows; r++) {
+        uint16_t *o = c16 + r * ldc;
+        const float *x = sums + 32 * r;
+#define ACT16(K)                                                                                                       \
+    for (int j = 0; j < 32; j++)                                                                                       \
+        o[j] = bf16_bits(act_value(K, x[j]));
+        FOR_EACH_KIND(kind, ACT16)
+#undef ACT16
+    }
+}
+
+void amx_matmul_blocked_act16(uint16_t *c16, const uint16_t *a, const uint16_t *b, const float *bias, int64_t M,
+                              int64_t K, int64_t N, act_kind kind) {
+    int start = bias ? SUMS_BIAS : SUMS_ZERO;
+    double t0 = gemm_timing_start();
+#pragma omp parallel
+    {
+        tiles_configure();
+        _Alignas(64) float sums[32 * 32];
+#pragma omp for schedule(static)
+        for (int64_t n0 = 0; n0 < N; n0 += GROUP) {
+            int64_t n1 = n0 + GROUP < N ? n0 + GROUP : N;
+            for (int64_t m = 0; m < M; m += 32)
+                for (int64_t n = n0; n < n1; n += 32) {
+                    blocked_block(sums, 32, a + m * K, K, b, n, bias, start);
+                    act16_rows(c16 + m * N + n, N, sums, M - m < 32 ? M - m : 32, kind);
+                }
         }
         _tile_release();
     }

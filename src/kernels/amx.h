@@ -27,6 +27,8 @@
 
 #include <stdint.h>
 
+#include "kernels/rows.h"
+
 /* Whether the AMX kernels may run: the CPU has AMX-BF16, nerc's ISA level and
  * oneDNN's allow it (cpu_amx_bf16) and the OS gave this process the tile
  * state (asked once). */
@@ -57,5 +59,12 @@ void amx_dweight(float *dweight, const uint16_t *a, const uint16_t *b, int64_t K
 int amx_blocked_fits(int64_t K, int64_t N);
 void amx_matmul_blocked(float *c, const uint16_t *a, const uint16_t *b, const float *bias, int64_t M, int64_t K,
                         int64_t N, int accumulate);
+/* c16(M, N) = bf16(f(a b + bias)) (bias may be NULL; f32_to_bf16's
+ * rounding): the same sums as amx_matmul_blocked, put through the
+ * activation and rounded while in L1, never written in fp32 (bf16
+ * inference: fc1's product straight into fc2's operand). Rows of a past M
+ * are read as there. */
+void amx_matmul_blocked_act16(uint16_t *c16, const uint16_t *a, const uint16_t *b, const float *bias, int64_t M,
+                              int64_t K, int64_t N, act_kind kind);
 
 #endif

@@ -4,7 +4,6 @@
 #include <stdlib.h>
 
 #include "core/error.h"
-#include "kernels/fused.h"
 #include "kernels/linear_bf16.h"
 #include "kernels/linear_int8.h"
 
@@ -45,7 +44,8 @@ void linear_packed_free(linear_packed *l) {
 }
 
 size_t linear_packed_scratch_bytes(nerc_precision p, int64_t N, int64_t IC) {
-    return p == NERC_PRECISION_INT8 ? linear_int8_scratch_bytes(N, IC) : (size_t)(N * IC) * sizeof(uint16_t);
+    return p == NERC_PRECISION_INT8 ? linear_int8_scratch_bytes(N, IC)
+                                    : (size_t)(linear_bf16_rows(N) * IC) * sizeof(uint16_t);
 }
 
 nerc_status linear_packed_forward(const linear_packed *l, float *out, const float *inp, void *scratch, int64_t N) {
@@ -53,9 +53,10 @@ nerc_status linear_packed_forward(const linear_packed *l, float *out, const floa
                                        : linear_bf16_forward(l->bf16, out, inp, scratch, N);
 }
 
+/* bf16: fc1's operand (rows of C), then the activations, fc2's operand (rows of F). */
 size_t linear_packed_ffn_scratch_bytes(nerc_precision p, int64_t N, int64_t C, int64_t F) {
     return p == NERC_PRECISION_INT8 ? linear_int8_ffn_scratch_bytes(N, F)
-                                    : (size_t)(N * (C > F ? C : F)) * sizeof(uint16_t);
+                                    : (size_t)(linear_bf16_rows(N) * (C + F)) * sizeof(uint16_t);
 }
 
 nerc_status linear_packed_ffn(const linear_packed *fc1, const linear_packed *fc2, float *out, float *io,
@@ -64,7 +65,8 @@ nerc_status linear_packed_ffn(const linear_packed *fc1, const linear_packed *fc2
         return nerc_errorf(NERC_ERR_ARG, "feed-forward layers in two precisions");
     if (fc1->p == NERC_PRECISION_INT8)
         return linear_int8_ffn(fc1->int8, fc2->int8, out, io, inp, scratch, N, kind);
-    NERC_TRY(linear_bf16_forward(fc1->bf16, io, inp, scratch, N));
-    act_to_bf16(scratch, io, N, fc1->OC, kind); /* fc1's operand is done with: fc2's over it */
-    return linear_bf16_forward16(fc2->bf16, out, scratch, N);
+    uint16_t *in16 = scratch, *act16 = in16 + linear_bf16_rows(N) * fc2->OC; /* fc2's OC: fc1's IC */
+    f32_to_bf16(in16, inp, N * fc2->OC);
+    NERC_TRY(linear_bf16_forward_act16(fc1->bf16, act16, io, in16, N, kind));
+    return linear_bf16_forward16(fc2->bf16, out, act16, N);
 }
