@@ -75,3 +75,9 @@ void SIMD_NAME(bf16_pack_amx_rows)(uint16_t *fwd, uint16_t *bwd, const float *w,
     _mm_sfence(); /* the streamed lines visible before anyone reads the copies */
 #endif
 }
+
+void SIMD_NAME(bf16_pack_amx)(uint16_t *fwd, uint16_t *bwd, const float *w, int64_t IC, int64_t OC) {
+#pragma omp parallel for schedule(static)
+    for (int64_t row = 0; row < OC; row += BF16_AMX_ROWS)
+        SIMD_NAME(bf16_pack_amx_rows)(fwd, bwd, w + row * IC, row, IC, OC);
+}

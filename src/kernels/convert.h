@@ -31,6 +31,8 @@ static inline uint16_t bf16_bits(float x) {
  * rounding; one thread. */
 enum { BF16_AMX_ROWS = 16 };
 void bf16_pack_amx_rows(uint16_t *fwd, uint16_t *bwd, const float *w, int64_t row, int64_t IC, int64_t OC);
+/* Every row of W (OC, IC) into both copies, the bands shared out over the threads. */
+void bf16_pack_amx(uint16_t *fwd, uint16_t *bwd, const float *w, int64_t IC, int64_t OC);
 /* Where W[o][i] lies in each copy (the layout's definition; tests). */
 static inline int64_t bf16_amx_fwd_index(int64_t o, int64_t i, int64_t IC) {
     return (o / 64) * 64 * IC + (i / 32) * 2048 + (i % 32 / 2) * 128 + (o % 64) * 2 + i % 2;

@@ -20,8 +20,8 @@ struct linear_bf16 {
 
 int linear_bf16_on_amx(int64_t IC, int64_t OC) { return amx_blocked_fits(IC, OC) && IC % 64 == 0 && OC % 64 == 0; }
 
-/* The blocked copy of weight (OC, IC), 16 rows at a time (the layout's input
- * gradient copy, which inference does not read, into a scratch band). */
+/* The blocked copy of weight (OC, IC) (the layout's input-gradient copy,
+ * which inference does not read, into scratch). */
 static nerc_status pack_amx(linear_bf16 *l, const float *weight, const float *bias) {
     size_t bytes = (size_t)(l->IC * l->OC) * sizeof *l->w16;
     l->w16 = aligned_alloc(64, (bytes + 63) / 64 * 64);
@@ -32,9 +32,7 @@ static nerc_status pack_amx(linear_bf16 *l, const float *weight, const float *bi
         free(bwd);
         return nerc_errorf(NERC_ERR_NOMEM, "out of memory");
     }
-#pragma omp parallel for schedule(static)
-    for (int64_t row = 0; row < l->OC; row += BF16_AMX_ROWS)
-        bf16_pack_amx_rows(l->w16, bwd, weight + row * l->IC, row, l->IC, l->OC);
+    bf16_pack_amx(l->w16, bwd, weight, l->IC, l->OC);
     free(bwd);
     return NERC_OK;
 }

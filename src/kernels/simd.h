@@ -66,6 +66,7 @@
     V(f32_to_bf16, (uint16_t *dst, const float *src, int64_t n), (dst, src, n))                                        \
     V(bf16_pack_amx_rows, (uint16_t *fwd, uint16_t *bwd, const float *w, int64_t row, int64_t IC, int64_t OC),       \
       (fwd, bwd, w, row, IC, OC))                                                                                     \
+    V(bf16_pack_amx, (uint16_t *fwd, uint16_t *bwd, const float *w, int64_t IC, int64_t OC), (fwd, bwd, w, IC, OC))   \
     R(double, sum_squares_f32, (const float *x, int64_t n), (x, n))                                                    \
     V(sum_squares_f32_streams, (const float *x, int64_t stride, int64_t n, int streams, double *out),                  \
       (x, stride, n, streams, out))                                                                                    \

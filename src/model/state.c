@@ -228,10 +228,8 @@ autocast_weights encoder_autocast_weights(const struct nerc_state *s, int32_t in
 }
 
 static void pack_blocked(struct nerc_state *s, int32_t i, linear_ref r) {
-    uint16_t *fwd = s->w16 + s->w16_off[i], *bwd = fwd + r.IC * r.OC;
-#pragma omp parallel for schedule(static)
-    for (int64_t row = 0; row < r.OC; row += BF16_AMX_ROWS)
-        bf16_pack_amx_rows(fwd, bwd, r.w + row * r.IC, row, r.IC, r.OC);
+    uint16_t *fwd = s->w16 + s->w16_off[i];
+    bf16_pack_amx(fwd, fwd + r.IC * r.OC, r.w, r.IC, r.OC);
 }
 
 void encoder_refresh_w16(struct nerc_state *s) {
