@@ -11,7 +11,6 @@
 #include <unistd.h>
 
 #include "core/cpu.h"
-#include "kernels/convert.h"
 #include "kernels/gemm.h"
 #include "kernels/rows.h"
 #include "kernels/transpose.h"
@@ -284,15 +283,8 @@ void amx_matmul_blocked(float *c, const uint16_t *a, const uint16_t *b, const fl
 /* rows x 32 sums of a block (32 floats a row) put through f and rounded to
  * bf16 (f32_to_bf16's rounding) into c16 (ldc values a row). */
 static void act16_rows(uint16_t *c16, int64_t ldc, const float *sums, int64_t rows, act_kind kind) {
-    for (int64_t r = 0; r < rows; r++) {
-        uint16_t *o = c16 + r * ldc;
-        const float *x = sums + 32 * r;
-#define ACT16(K)                                                                                                       \
-    for (int j = 0; j < 32; j++)                                                                                       \
-        o[j] = bf16_bits(act_value(K, x[j]));
-        FOR_EACH_KIND(kind, ACT16)
-#undef ACT16
-    }
+    for (int64_t r = 0; r < rows; r++)
+        act_row_bf16(c16 + r * ldc, sums + 32 * r, 32, kind);
 }
 
 void amx_matmul_blocked_act16(uint16_t *c16, const uint16_t *a, const uint16_t *b, const float *bias, int64_t M,

@@ -5,7 +5,6 @@
 
 #include <omp.h>
 
-#include "kernels/convert.h"
 #include "kernels/simd.h"
 
 void SIMD_NAME(bias_act_forward)(float *slope, float *act, const float *y, const float *bias, int64_t N, int64_t F,
@@ -43,15 +42,8 @@ void SIMD_NAME(bias_act_forward)(float *slope, float *act, const float *y, const
 
 void SIMD_NAME(act_to_bf16)(uint16_t *dst, const float *y, int64_t N, int64_t F, act_kind kind) {
 #pragma omp parallel for schedule(static)
-    for (int64_t n = 0; n < N; n++) {
-        const float *yr = y + n * F;
-        uint16_t *d = dst + n * F;
-#define ACT_BF16(K)                                                                                                    \
-    for (int64_t f = 0; f < F; f++)                                                                                    \
-        d[f] = bf16_bits(act_value(K, yr[f]));
-        FOR_EACH_KIND(kind, ACT_BF16)
-#undef ACT_BF16
-    }
+    for (int64_t n = 0; n < N; n++)
+        act_row_bf16(dst + n * F, y + n * F, F, kind);
 }
 
 void SIMD_NAME(bias_dropout_residual_layernorm_forward)(float *res, float *out, float *mean, float *rstd,

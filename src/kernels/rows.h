@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "core/rng.h"
+#include "kernels/convert.h"
 #include "kernels/vmath.h"
 
 /* Column sums over the rows: each task takes a block of columns and walks
@@ -73,6 +74,16 @@ static inline float act_value(act_kind k, float x) {
 }
 static inline float act_slope(act_kind k, float x) {
     return k == ACT_KIND_RELU ? (x > 0.0f ? 1.0f : 0.0f) : k == ACT_KIND_GELU_TANH ? gelu_tanh_slope(x) : gelu_slope(x);
+}
+
+/* d[0, n) = bf16(f(x[0, n))) (f32_to_bf16's rounding): a row of bf16
+ * inference's activations, written as the next product's operand. */
+static inline void act_row_bf16(uint16_t *d, const float *x, int64_t n, act_kind kind) {
+#define ACT_ROW_BF16(K)                                                                                                \
+    for (int64_t i = 0; i < n; i++)                                                                                    \
+        d[i] = bf16_bits(act_value(K, x[i]));
+    FOR_EACH_KIND(kind, ACT_ROW_BF16)
+#undef ACT_ROW_BF16
 }
 
 /* A dropout stream's mask: element i is kept when rng_hash_uniform(seed,
