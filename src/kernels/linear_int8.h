@@ -24,7 +24,9 @@ size_t linear_int8_scratch_bytes(int64_t N, int64_t IC);
 /* out (N, OC) fp32 from inp (N, IC) fp32; scratch: linear_int8_scratch_bytes(N, IC), 64-byte aligned. */
 nerc_status linear_int8_forward(const linear_int8 *l, float *out, const float *inp, void *scratch, int64_t N);
 /* act = f(the same product) (kernels/rows.h's activations); io (N, OC) holds
- * the int32 sums on the way (dequantization and activation in one pass). */
+ * the int32 sums on the way (dequantization and activation in one pass, the
+ * row function linear_int8_ffn shares). The model takes linear_int8_ffn;
+ * tests/test_int8.c pins these values against the two passes. */
 nerc_status linear_int8_forward_act(const linear_int8 *l, float *act, float *io, const float *inp, void *scratch,
                                     int64_t N, act_kind kind);
 

@@ -9,7 +9,7 @@
 
 struct linear_packed {
     nerc_precision p;
-    int64_t OC;
+    int64_t IC;
     linear_bf16 *bf16;
     linear_int8 *int8;
 };
@@ -24,7 +24,7 @@ nerc_status linear_packed_create(linear_packed **out, nerc_precision p, const fl
     if (!l)
         return nerc_errorf(NERC_ERR_NOMEM, "out of memory");
     l->p = p;
-    l->OC = OC;
+    l->IC = IC;
     nerc_status st = p == NERC_PRECISION_BF16 ? linear_bf16_create(&l->bf16, weight, bias, IC, OC)
                                               : linear_int8_create(&l->int8, weight, bias, IC, OC);
     if (st != NERC_OK) {
@@ -65,8 +65,8 @@ nerc_status linear_packed_ffn(const linear_packed *fc1, const linear_packed *fc2
         return nerc_errorf(NERC_ERR_ARG, "feed-forward layers in two precisions");
     if (fc1->p == NERC_PRECISION_INT8)
         return linear_int8_ffn(fc1->int8, fc2->int8, out, io, inp, scratch, N, kind);
-    uint16_t *in16 = scratch, *act16 = in16 + linear_bf16_rows(N) * fc2->OC; /* fc2's OC: fc1's IC */
-    f32_to_bf16(in16, inp, N * fc2->OC);
+    uint16_t *in16 = scratch, *act16 = in16 + linear_bf16_rows(N) * fc1->IC;
+    f32_to_bf16(in16, inp, N * fc1->IC);
     NERC_TRY(linear_bf16_forward_act16(fc1->bf16, act16, io, in16, N, kind));
     return linear_bf16_forward16(fc2->bf16, out, act16, N);
 }
