@@ -227,19 +227,15 @@ autocast_weights encoder_autocast_weights(const struct nerc_state *s, int32_t in
     return (autocast_weights){s->w16 + s->w16_off[index], NULL, NULL, NULL, NULL};
 }
 
-static void pack_blocked(struct nerc_state *s, int32_t i, linear_ref r) {
-    uint16_t *fwd = s->w16 + s->w16_off[i];
-    bf16_pack_amx(fwd, fwd + r.IC * r.OC, r.w, r.IC, r.OC);
-}
-
 void encoder_refresh_w16(struct nerc_state *s) {
     int32_t n = encoder_n_linears(s->m);
     for (int32_t i = 0; i < n; i++) {
         linear_ref r = encoder_linear_at(s->m, &s->m->p, i);
-        if (is_blocked(s, i))
-            pack_blocked(s, i, r);
+        uint16_t *copy = s->w16 + s->w16_off[i];
+        if (is_blocked(s, i)) /* its fwd copy, then its bwd copy */
+            bf16_pack_amx(copy, copy + r.IC * r.OC, r.w, r.IC, r.OC);
         else
-            f32_to_bf16(s->w16 + s->w16_off[i], r.w, r.IC * r.OC);
+            f32_to_bf16(copy, r.w, r.IC * r.OC);
     }
 }
 
