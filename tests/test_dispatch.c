@@ -10,8 +10,8 @@
 #include "core/cpu.h"
 #include "core/rng.h"
 #include "kernels/adamw.h"
+#include "kernels/amx.h"
 #include "kernels/convert.h"
-#include "kernels/onednn.h"
 #include "kernels/simd.h"
 #include "model/encoder.h"
 #include "nerc.h"
@@ -280,11 +280,10 @@ int main(void) {
     compare_adamw_rows(1.0f);
     compare_adamw_bf16();
     compare_adamw_amx();
-    /* bf16 training's blocked weight copies: where AMX runs them, for sizes in multiples of 64 only */
-    dnnl_memory_desc_t md;
-    CHECK_MSG(onednn_bf16_blocked_layout(&md, 128, 192) == cpu_amx_bf16(), "blocked layout at %s, AMX %d",
-              simd_get()->level, cpu_amx_bf16());
-    CHECK(!onednn_bf16_blocked_layout(&md, 96, 192) && !onednn_bf16_blocked_layout(&md, 128, 200));
+    /* bf16's blocked weight copies: where AMX runs them, for sizes in multiples of 64 only */
+    CHECK_MSG(amx_blocked_layer(128, 192) == amx_bf16_ready(), "blocked layout at %s, AMX %d", simd_get()->level,
+              amx_bf16_ready());
+    CHECK(!amx_blocked_layer(96, 192) && !amx_blocked_layer(128, 200));
     if (cpu_isa_detected() < CPU_ISA_AVX512) {
         SKIP("avx512 kernels against avx2: this CPU (%s) lacks AVX-512", cpu_features_get()->brand);
         return test_report("test_dispatch");

@@ -114,10 +114,10 @@ static int reorder_matches(const dnnl_memory_desc_t *layout, const uint16_t *pla
     return same;
 }
 
-/* The AMX copies bf16_pack_amx_rows writes are what oneDNN's brgemm reads:
- * byte for byte its own reorder of the plain bf16 weight into the layout
- * onednn_bf16_blocked_layout describes (W^T for the forward product, W for
- * the input gradient's). */
+/* The AMX copies bf16_pack_amx_rows writes are in the layout amx.h names,
+ * oneDNN's BA16a64b2a: byte for byte its own reorder of the plain bf16
+ * weight into that layout (W^T for the forward product, W for the input
+ * gradient's). */
 static void test_amx_layout(void) {
     if (!cpu_amx_bf16()) {
         SKIP("AMX weight layout against oneDNN's reorder: no AMX-BF16 at the level in use");
@@ -138,7 +138,9 @@ static void test_amx_layout(void) {
         for (int64_t row = 0; row < OC; row += BF16_AMX_ROWS)
             bf16_pack_amx_rows(fwd, bwd, w + row * IC, row, IC, OC);
         dnnl_memory_desc_t lf, lb;
-        CHECK(onednn_bf16_blocked_layout(&lf, IC, OC) && onednn_bf16_blocked_layout(&lb, OC, IC));
+        dnnl_dims_t df = {IC, OC}, db = {OC, IC};
+        CHECK(dnnl_memory_desc_init_by_tag(&lf, 2, df, dnnl_bf16, dnnl_BA16a64b2a) == dnnl_success &&
+              dnnl_memory_desc_init_by_tag(&lb, 2, db, dnnl_bf16, dnnl_BA16a64b2a) == dnnl_success);
         CHECK_MSG(reorder_matches(&lf, plain, dnnl_ba, fwd), "forward copy of (%lld, %lld) differs from oneDNN's",
                   (long long)OC, (long long)IC);
         CHECK_MSG(reorder_matches(&lb, plain, dnnl_ab, bwd), "input-gradient copy of (%lld, %lld) differs",
@@ -194,7 +196,7 @@ static void test_gradients(void) {
         CHECK_OK(nerc_state_set_precision(s, run ? NERC_PRECISION_BF16 : NERC_PRECISION_FP32));
         unsetenv("NERC_BF16_WEIGHTS");
         if (run)
-            blocked += encoder_autocast_weights(s, 0).fwd != NULL;
+            blocked += encoder_autocast_weights(s, 0).fwd16 != NULL;
         nerc_state_zero_grad(s);
         CHECK_OK(nerc_forward(s, &batch, 0, 0));
         CHECK_OK(nerc_loss(s, &batch, 0.0, &loss[run]));
@@ -307,7 +309,7 @@ static void test_weight_copies(void) {
     CHECK_MSG(!memcmp(skipped, nerc_state_logits(s), bytes), "a forward after encoder_w16_stale used the old copies");
     int blocked = 0;
     for (int32_t i = 0; i < n; i++)
-        blocked += encoder_autocast_weights(s, i).fwd != NULL;
+        blocked += encoder_autocast_weights(s, i).fwd16 != NULL;
     printf("  AdamW wrote %d bf16 weight copies (%d in AMX's blocked layouts), each the conversion of its new "
            "weights; the next forward's logits are those of a refresh, also after the weights change behind the "
            "copies\n",

@@ -211,7 +211,7 @@ void amx_dweight(float *dweight, const uint16_t *a, const uint16_t *b, int64_t K
 
 /* ---- products over a weight copy in oneDNN's BA16a64b2a layout ---------------- */
 
-int amx_blocked_fits(int64_t K, int64_t N) { return K % 32 == 0 && N % 32 == 0 && amx_bf16_ready(); }
+int amx_blocked_layer(int64_t IC, int64_t OC) { return IC % 64 == 0 && OC % 64 == 0 && amx_bf16_ready(); }
 
 enum { SUMS_ZERO, SUMS_BIAS, SUMS_ADD };
 

@@ -18,12 +18,10 @@ int64_t linear_autocast_rows(int64_t N) {
 nerc_status linear_autocast_forward(float *out, const float *inp, const autocast_weights *w16, const float *bias,
                                     uint16_t *in16, int64_t N, int64_t IC, int64_t OC) {
     f32_to_bf16(in16, inp, N * IC);
-    if (w16->fwd16 && amx_blocked_fits(IC, OC)) {
+    if (w16->fwd16) { /* the bias added by the product */
         amx_matmul_blocked(out, in16, w16->fwd16, bias, N, IC, OC, 0);
         return NERC_OK;
     }
-    if (w16->fwd) /* the bias added by the product */
-        return onednn_matmul_run_f32(w16->fwd, out, in16, N, bias, 0);
     if (bias) {
 #pragma omp parallel for schedule(static)
         for (int64_t n = 0; n < N; n++)
@@ -39,10 +37,8 @@ nerc_status linear_autocast_backward(float *dinp, float *dweight, float *dbias, 
     if (dweight_squares)
         *dweight_squares = NAN; /* unless the AMX kernel sums them */
     f32_to_bf16(out16, dout, N * OC);
-    if (dinp && w16->bwd16 && amx_blocked_fits(OC, IC))
+    if (dinp && w16->bwd16)
         amx_matmul_blocked(dinp, out16, w16->bwd16, NULL, N, OC, IC, dinp_beta != 0.0f);
-    else if (dinp && w16->bwd)
-        NERC_TRY(onednn_matmul_run_f32(w16->bwd, dinp, out16, N, NULL, dinp_beta != 0.0f));
     else if (dinp)
         NERC_TRY(gemm_bf16(0, 0, N, IC, OC, out16, w16->plain, dinp_beta, dinp));
     if (dweight && amx_dweight_fits(IC, OC)) { /* the panels over the scratch: out16 is read */

@@ -8,16 +8,15 @@
 
 #include <stdint.h>
 
-#include "kernels/onednn.h"
 #include "nerc/common.h"
 
-/* A linear layer's bf16 weight copy: plain (OC, IC) row-major, or on AMX the
- * two blocked copies (kernels/convert.h) through their products: fwd gives
- * inp @ W^T, bwd gives dout @ W (both NULL when the copy is plain). */
+/* A linear layer's bf16 weight copy: plain (OC, IC) row-major (products by
+ * gemm_bf16), or where amx_blocked_layer the two blocked copies
+ * (kernels/convert.h) that nerc's AMX kernels read: fwd16 for inp @ W^T,
+ * bwd16 for dout @ W (both NULL when the copy is plain). */
 typedef struct {
     const uint16_t *plain;
-    const onednn_matmul *fwd, *bwd;
-    const uint16_t *fwd16, *bwd16; /* the blocked copies themselves (nerc's AMX kernels read them) */
+    const uint16_t *fwd16, *bwd16;
 } autocast_weights;
 
 /* The rows of the backward pass's scratch for N rows: N rounded up to what

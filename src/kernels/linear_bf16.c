@@ -18,8 +18,6 @@ struct linear_bf16 {
     onednn_matmul mm;  /* elsewhere: bf16 x bf16 -> f32, bias f32 */
 };
 
-int linear_bf16_on_amx(int64_t IC, int64_t OC) { return amx_blocked_fits(IC, OC) && IC % 64 == 0 && OC % 64 == 0; }
-
 /* The blocked copy of weight (OC, IC) (the layout's input-gradient copy,
  * which inference does not read, into scratch). */
 static nerc_status pack_amx(linear_bf16 *l, const float *weight, const float *bias) {
@@ -46,7 +44,7 @@ nerc_status linear_bf16_create(linear_bf16 **out, const float *weight, const flo
     l->IC = IC;
     l->OC = OC;
     nerc_status st;
-    if (linear_bf16_on_amx(IC, OC)) {
+    if (amx_blocked_layer(IC, OC)) {
         st = pack_amx(l, weight, bias);
     } else {
         uint16_t *w = malloc((size_t)(IC * OC) * sizeof *w);

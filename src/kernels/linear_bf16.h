@@ -17,8 +17,6 @@ typedef struct linear_bf16 linear_bf16;
 /* Packs weight (OC, IC) fp32 (torch Linear layout) and keeps bias (OC) or NULL. */
 nerc_status linear_bf16_create(linear_bf16 **out, const float *weight, const float *bias, int64_t IC, int64_t OC);
 void linear_bf16_free(linear_bf16 *l);
-/* Whether a layer of these sizes runs on nerc's AMX kernels. */
-int linear_bf16_on_amx(int64_t IC, int64_t OC);
 /* The rows a bf16 operand of N rows needs room for (the AMX kernels read
  * whole blocks of 32 rows; what the rows past N hold does not matter). */
 int64_t linear_bf16_rows(int64_t N);

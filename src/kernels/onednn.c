@@ -84,9 +84,9 @@ static nerc_status pack_weights(onednn_matmul *mm, const dnnl_memory_desc_t *pac
 
 /* The matmul's primitive descriptor for M rows (DNNL_RUNTIME_DIM_VAL: any),
  * over weights in the layout `packed` (NULL: the one it prefers), with an
- * f32 bias when with_bias, adding to dst when accumulate. */
+ * f32 bias when with_bias. */
 static nerc_status matmul_pd(const onednn_matmul *mm, int64_t M, const dnnl_memory_desc_t *packed, int with_bias,
-                             int accumulate, dnnl_primitive_desc_t *pd) {
+                             dnnl_primitive_desc_t *pd) {
     dnnl_memory_desc_t src, wei, dst, bias;
     dnnl_dims_t sd = {M, mm->IC}, wd = {mm->IC, mm->OC}, dd = {M, mm->OC}, bd = {1, mm->OC};
     DNNL_TRY(dnnl_memory_desc_init_by_tag(&src, 2, sd, mm->src_dt, dnnl_ab), "src desc");
@@ -97,7 +97,7 @@ static nerc_status matmul_pd(const onednn_matmul *mm, int64_t M, const dnnl_memo
     DNNL_TRY(dnnl_memory_desc_init_by_tag(&bias, 2, bd, dnnl_f32, dnnl_ab), "bias desc");
     dnnl_matmul_desc_t md;
     DNNL_TRY(dnnl_matmul_desc_init(&md, &src, &wei, with_bias ? &bias : NULL, &dst), "matmul desc");
-    DNNL_TRY(onednn_matmul_pd(pd, &md, accumulate), "matmul primitive desc");
+    DNNL_TRY(onednn_matmul_pd(pd, &md, 0), "matmul primitive desc");
     return NERC_OK;
 }
 
@@ -109,12 +109,10 @@ static nerc_status matmul_pd(const onednn_matmul *mm, int64_t M, const dnnl_memo
  * a tail of fewer than FIXED_M_STEP rows, each through a primitive of that
  * shape, built on first use and kept in one table for every layer of the same
  * sizes (a primitive holds no weights): at most ~70 per product (layer
- * shape, bias, accumulation), 35-90 KB each (onednn_kept_primitive). bf16
- * training on AMX runs its products over the blocked copies on nerc's own
- * AMX kernels (kernels/amx.h) where the sizes are multiples of 32; the table
- * takes the rest (8 products for DistilBERT, forward and input gradient of 4
- * layer shapes, would need ~570 entries over CoNLL-2003 batches of 16: 67
- * row-block sizes). */
+ * shape, bias), 35-90 KB each (onednn_kept_primitive). Its users: int8
+ * inference, and bf16 inference's layers that nerc's own AMX kernels
+ * (kernels/amx.h) do not take (sizes not multiples of 64: the classifier);
+ * bf16 training runs those on gemm_bf16. */
 enum { FIXED_M_STEP = 64, KEPT_MAX = 1024 };
 
 typedef struct {
@@ -160,7 +158,7 @@ static int wants_fixed_m(dnnl_data_type_t src_dt) { return src_dt == dnnl_bf16 ?
 static nerc_status make_primitive(onednn_matmul *mm, const void *w) {
     mm->fixed_m = wants_fixed_m(mm->src_dt);
     dnnl_primitive_desc_t pd;
-    NERC_TRY(matmul_pd(mm, mm->fixed_m ? FIXED_M_STEP : DNNL_RUNTIME_DIM_VAL, NULL, mm->bias_copy != NULL, 0, &pd));
+    NERC_TRY(matmul_pd(mm, mm->fixed_m ? FIXED_M_STEP : DNNL_RUNTIME_DIM_VAL, NULL, mm->bias_copy != NULL, &pd));
     mm->packed_md = *dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
     nerc_status st = pack_weights(mm, &mm->packed_md, mm->wei_dt, w);
     if (st == NERC_OK && !mm->fixed_m && dnnl_primitive_create(&mm->prim, pd) != dnnl_success)
@@ -178,7 +176,7 @@ static nerc_status make_primitive(onednn_matmul *mm, const void *w) {
 typedef struct {
     const onednn_matmul *mm;
     int64_t M;
-    int with_bias, accumulate;
+    int with_bias;
 } fixed_m_shape;
 
 /* The primitive for M rows of a fixed_m matmul, over its packed weights'
@@ -186,7 +184,7 @@ typedef struct {
 static nerc_status build_fixed_m(const void *ctx, dnnl_primitive_t *prim) {
     const fixed_m_shape *f = ctx;
     dnnl_primitive_desc_t pd;
-    NERC_TRY(matmul_pd(f->mm, f->M, &f->mm->packed_md, f->with_bias, f->accumulate, &pd));
+    NERC_TRY(matmul_pd(f->mm, f->M, &f->mm->packed_md, f->with_bias, &pd));
     dnnl_status_t s = dnnl_primitive_create(prim, pd);
     dnnl_primitive_desc_destroy(pd);
     return s == dnnl_success ? NERC_OK
@@ -223,9 +221,9 @@ void onednn_matmul_release(onednn_matmul *mm) {
     memset(mm, 0, sizeof *mm);
 }
 
-/* One run of prim over M rows; bias: an f32 (1, OC) memory or NULL. */
+/* One run of prim over M rows (with mm's bias when it has one). */
 static nerc_status run_primitive(const onednn_matmul *mm, dnnl_primitive_t prim, void *dst, const void *src,
-                                 int64_t M, dnnl_memory_t bias) {
+                                 int64_t M) {
     dnnl_memory_desc_t src_md, dst_md;
     dnnl_dims_t sd = {M, mm->IC}, dd = {M, mm->OC};
     DNNL_TRY(dnnl_memory_desc_init_by_tag(&src_md, 2, sd, mm->src_dt, dnnl_ab), "src desc");
@@ -237,8 +235,8 @@ static nerc_status run_primitive(const onednn_matmul *mm, dnnl_primitive_t prim,
     double t0 = gemm_timing_start();
     if (s == dnnl_success) {
         dnnl_exec_arg_t args[4] = {{DNNL_ARG_SRC, s_mem}, {DNNL_ARG_WEIGHTS, mm->weights}, {DNNL_ARG_DST, d_mem},
-                                   {DNNL_ARG_BIAS, bias}};
-        s = dnnl_primitive_execute(prim, stream, bias ? 4 : 3, args);
+                                   {DNNL_ARG_BIAS, mm->bias}};
+        s = dnnl_primitive_execute(prim, stream, mm->bias ? 4 : 3, args);
     }
     if (s == dnnl_success)
         s = dnnl_stream_wait(stream);
@@ -253,88 +251,35 @@ static nerc_status run_primitive(const onednn_matmul *mm, dnnl_primitive_t prim,
 static size_t dt_size(dnnl_data_type_t dt) { return dt == dnnl_bf16 ? 2 : dt == dnnl_u8 || dt == dnnl_s8 ? 1 : 4; }
 
 /* Rows [at, at + M) of the product through the primitive for M rows. */
-static nerc_status run_fixed_m(const onednn_matmul *mm, void *dst, const void *src, int64_t at, int64_t M,
-                               dnnl_memory_t bias, int accumulate) {
-    /* kind 1: weights packed at init in the layout preferred at FIXED_M_STEP
-     * rows; kind 3: BA16a64b2a (onednn_matmul_over), which may differ */
-    onednn_key key = {.kind = mm->over ? 3 : 1, .a = (int32_t)mm->src_dt, .b = (int32_t)mm->dst_dt,
-                      .c = (bias != NULL) | accumulate << 1, .M = M, .N = mm->OC, .K = mm->IC};
-    fixed_m_shape shape = {mm, M, bias != NULL, accumulate};
+static nerc_status run_fixed_m(const onednn_matmul *mm, void *dst, const void *src, int64_t at, int64_t M) {
+    /* kind 1: weights packed at init in the layout preferred at FIXED_M_STEP rows */
+    onednn_key key = {.kind = 1, .a = (int32_t)mm->src_dt, .b = (int32_t)mm->dst_dt, .c = mm->bias != NULL,
+                      .M = M, .N = mm->OC, .K = mm->IC};
+    fixed_m_shape shape = {mm, M, mm->bias != NULL};
     dnnl_primitive_t prim = NULL;
     int owned = 0;
     nerc_status st = onednn_kept_primitive(&key, build_fixed_m, &shape, &prim, &owned);
     if (st == NERC_OK)
         st = run_primitive(mm, prim, (char *)dst + (size_t)(at * mm->OC) * dt_size(mm->dst_dt),
-                           (const char *)src + (size_t)(at * mm->IC) * dt_size(mm->src_dt), M, bias);
+                           (const char *)src + (size_t)(at * mm->IC) * dt_size(mm->src_dt), M);
     if (owned)
         dnnl_primitive_destroy(prim);
     return st;
 }
 
 /* M rows: power-of-two multiples of FIXED_M_STEP, largest first, then the tail. */
-static nerc_status run_rows(const onednn_matmul *mm, void *dst, const void *src, int64_t M, dnnl_memory_t bias,
-                            int accumulate) {
+nerc_status onednn_matmul_run(const onednn_matmul *mm, void *dst, const void *src, int64_t M) {
     if (M <= 0)
         return NERC_OK;
     if (!mm->fixed_m)
-        return run_primitive(mm, mm->prim, dst, src, M, bias);
+        return run_primitive(mm, mm->prim, dst, src, M);
     int64_t chunk = FIXED_M_STEP, at = 0;
     while (chunk * 2 <= M)
         chunk *= 2;
     for (; chunk >= FIXED_M_STEP; chunk /= 2)
         if (M - at >= chunk) {
-            NERC_TRY(run_fixed_m(mm, dst, src, at, chunk, bias, accumulate));
+            NERC_TRY(run_fixed_m(mm, dst, src, at, chunk));
             at += chunk;
         }
-    return at < M ? run_fixed_m(mm, dst, src, at, M - at, bias, accumulate) : NERC_OK;
-}
-
-nerc_status onednn_matmul_run(const onednn_matmul *mm, void *dst, const void *src, int64_t M) {
-    return run_rows(mm, dst, src, M, mm->bias, 0);
-}
-
-/* ---- weights the caller keeps in oneDNN's layout (bf16 training on AMX) ---- */
-
-int onednn_bf16_blocked_layout(dnnl_memory_desc_t *md, int64_t K, int64_t N) {
-    dnnl_engine_t e = NULL;
-    dnnl_stream_t s_unused = NULL;
-    if (!cpu_amx_bf16() || K % 64 || N % 64 || onednn_engine(&e, &s_unused) != NERC_OK)
-        return 0;
-    dnnl_dims_t d = {K, N};
-    onednn_matmul probe = {.IC = K, .OC = N, .src_dt = dnnl_bf16, .wei_dt = dnnl_bf16, .dst_dt = dnnl_f32};
-    dnnl_primitive_desc_t pd = NULL;
-    if (dnnl_memory_desc_init_by_tag(md, 2, d, dnnl_bf16, dnnl_BA16a64b2a) != dnnl_success ||
-        matmul_pd(&probe, FIXED_M_STEP, md, 1, 1, &pd) != NERC_OK)
-        return 0;
-    const char *impl = NULL;
-    int brgemm = dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl) == dnnl_success && impl &&
-                 strstr(impl, "brg");
-    dnnl_primitive_desc_destroy(pd);
-    return brgemm;
-}
-
-nerc_status onednn_matmul_over(onednn_matmul *mm, const dnnl_memory_desc_t *layout, void *weights, int64_t IC,
-                               int64_t OC) {
-    dnnl_engine_t e = NULL;
-    dnnl_stream_t s_unused = NULL;
-    NERC_TRY(onednn_engine(&e, &s_unused));
-    *mm = (onednn_matmul){.IC = IC, .OC = OC, .src_dt = dnnl_bf16, .wei_dt = dnnl_bf16, .dst_dt = dnnl_f32,
-                          .fixed_m = 1, .over = 1, .packed_md = *layout};
-    DNNL_TRY(dnnl_memory_create(&mm->weights, layout, e, weights), "blocked weights memory");
-    return NERC_OK;
-}
-
-nerc_status onednn_matmul_run_f32(const onednn_matmul *mm, float *dst, const void *src, int64_t M, const float *bias,
-                                  int accumulate) {
-    dnnl_memory_t b = NULL;
-    if (bias) {
-        dnnl_dims_t bd = {1, mm->OC};
-        dnnl_memory_desc_t md;
-        DNNL_TRY(dnnl_memory_desc_init_by_tag(&md, 2, bd, dnnl_f32, dnnl_ab), "bias desc");
-        DNNL_TRY(dnnl_memory_create(&b, &md, engine, (void *)bias), "bias memory");
-    }
-    nerc_status st = run_rows(mm, dst, src, M, b, accumulate);
-    if (b)
-        dnnl_memory_destroy(b);
-    return st;
+    return at < M ? run_fixed_m(mm, dst, src, at, M - at) : NERC_OK;
 }

@@ -47,7 +47,6 @@ typedef struct {
     int64_t IC, OC;
     dnnl_data_type_t src_dt, wei_dt, dst_dt;
     int fixed_m;                 /* AMX: no runtime-M primitive, per-M ones from a shared table */
-    int over;                    /* onednn_matmul_over: weights in BA16a64b2a, not the layout packed at init */
     dnnl_memory_desc_t packed_md; /* the weights' layout */
     dnnl_primitive_t prim;       /* runtime M (NULL when fixed_m) */
     dnnl_memory_t weights; /* packed */
@@ -61,20 +60,5 @@ nerc_status onednn_matmul_init(onednn_matmul *mm, dnnl_data_type_t src_dt, dnnl_
 void onednn_matmul_release(onednn_matmul *mm);
 /* dst (M, OC) of dst_dt from src (M, IC) of src_dt, both dense row-major. */
 nerc_status onednn_matmul_run(const onednn_matmul *mm, void *dst, const void *src, int64_t M);
-
-/* bf16 training on AMX: the weights of a product live in the caller's
- * buffer in oneDNN's brgemm layout (BA16a64b2a over (K, N), written by
- * bf16_pack_amx_rows, kernels/convert.h) and change between runs.
- * onednn_bf16_blocked_layout sets that layout's descriptor and returns 1,
- * or returns 0 where oneDNN would not run it on AMX brgemm (no AMX, sizes
- * not multiples of 64): the caller keeps plain weights then. */
-int onednn_bf16_blocked_layout(dnnl_memory_desc_t *md, int64_t K, int64_t N);
-/* mm over `weights` (layout from onednn_bf16_blocked_layout(IC, OC)): bf16
- * src, f32 dst; release with onednn_matmul_release (the buffer stays the caller's). */
-nerc_status onednn_matmul_over(onednn_matmul *mm, const dnnl_memory_desc_t *layout, void *weights, int64_t IC,
-                               int64_t OC);
-/* dst(M, OC) = src(M, IC) @ W (+ bias(OC) when not NULL) (+ dst when accumulate). */
-nerc_status onednn_matmul_run_f32(const onednn_matmul *mm, float *dst, const void *src, int64_t M, const float *bias,
-                                  int accumulate);
 
 #endif

@@ -154,7 +154,7 @@ struct nerc_state {
      * every linear layer, refreshed at each training forward, and bf16 scratch */
     uint16_t *w16;            /* linear weights back to back, linear_ref.index order */
     int64_t *w16_off;         /* [n_linears] offset of each in w16 */
-    onednn_matmul *w16_mm;    /* [2 n_linears]: AMX: the blocked copies' fwd, bwd products (weights NULL: plain) */
+    uint8_t *w16_blocked;     /* [n_linears] 1: two blocked copies (fwd, bwd; amx_blocked_layer), 0: one plain */
     int w16_current;          /* w16 holds the master weights' conversion: a forward pass need not refresh it */
     uint16_t *in16, *out16;   /* (max_rows, widest linear side) */
     double *w_squares;        /* [n_linears] the sum of squares of each weight gradient as the last backward

@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "core/mem.h"
+#include "kernels/amx.h"
 #include "kernels/convert.h"
 #include "model/encoder.h"
 
@@ -107,11 +108,8 @@ static void free_packed(struct nerc_state *s) {
 }
 
 static void free_autocast(struct nerc_state *s) {
-    int32_t n = encoder_n_linears(s->m);
-    for (int32_t i = 0; s->w16_mm && i < 2 * n; i++)
-        onednn_matmul_release(&s->w16_mm[i]);
-    free(s->w16_mm);
-    s->w16_mm = NULL;
+    free(s->w16_blocked);
+    s->w16_blocked = NULL;
     free(s->w16);
     free(s->w16_off);
     free(s->in16);
@@ -162,18 +160,9 @@ static nerc_status make_packed_linears(struct nerc_state *s, nerc_precision p) {
 
 /* Whether linear layer r's bf16 copy is kept in AMX's blocked layouts
  * (NERC_BF16_WEIGHTS=plain keeps every copy plain: A/B runs and tests). */
-static int autocast_blocked(linear_ref r, dnnl_memory_desc_t *fwd, dnnl_memory_desc_t *bwd) {
+static int autocast_blocked(linear_ref r) {
     const char *env = getenv("NERC_BF16_WEIGHTS");
-    if (env && !strcmp(env, "plain"))
-        return 0;
-    return onednn_bf16_blocked_layout(fwd, r.IC, r.OC) && onednn_bf16_blocked_layout(bwd, r.OC, r.IC);
-}
-
-/* The products over linear i's blocked copies (layout: its fwd and bwd descriptors). */
-static nerc_status autocast_products(struct nerc_state *s, int32_t i, linear_ref r, const dnnl_memory_desc_t *layout) {
-    uint16_t *fwd = s->w16 + s->w16_off[i], *bwd = fwd + r.IC * r.OC;
-    NERC_TRY(onednn_matmul_over(&s->w16_mm[2 * i], &layout[0], fwd, r.IC, r.OC));
-    return onednn_matmul_over(&s->w16_mm[2 * i + 1], &layout[1], bwd, r.OC, r.IC);
+    return !(env && !strcmp(env, "plain")) && amx_blocked_layer(r.IC, r.OC);
 }
 
 /* bf16 training: room for the bf16 weight copies and the matmul operands. */
@@ -183,48 +172,38 @@ static nerc_status make_autocast(struct nerc_state *s) {
     int32_t n = encoder_n_linears(m);
     int64_t total = 0, widest = 1;
     s->w16_off = malloc((size_t)n * sizeof *s->w16_off);
-    s->w16_mm = calloc((size_t)(2 * n), sizeof *s->w16_mm);
+    s->w16_blocked = calloc((size_t)n, 1);
     s->w_squares = malloc((size_t)n * sizeof *s->w_squares);
-    for (int32_t i = 0; s->w_squares && i < n; i++)
-        s->w_squares[i] = NAN; /* no backward yet */
-    uint8_t *blocked = calloc((size_t)n, 1);
-    dnnl_memory_desc_t *layout = calloc((size_t)(2 * n), sizeof *layout); /* each linear's fwd, bwd when blocked */
-    nerc_status st = NERC_OK;
-    if (!s->w16_off || !s->w16_mm || !s->w_squares || !blocked || !layout)
-        st = nerc_errorf(NERC_ERR_NOMEM, "out of memory");
-    for (int32_t i = 0; st == NERC_OK && i < n; i++) {
+    if (!s->w16_off || !s->w16_blocked || !s->w_squares)
+        return nerc_errorf(NERC_ERR_NOMEM, "out of memory");
+    for (int32_t i = 0; i < n; i++) {
         linear_ref r = encoder_linear_at(m, &m->p, i);
-        blocked[i] = autocast_blocked(r, &layout[2 * i], &layout[2 * i + 1]);
+        s->w_squares[i] = NAN; /* no backward yet */
+        s->w16_blocked[i] = (uint8_t)autocast_blocked(r);
         s->w16_off[i] = total;
-        total += ((blocked[i] ? 2 : 1) * r.IC * r.OC + 31) / 32 * 32; /* 64-byte aligned copies */
+        total += ((s->w16_blocked[i] ? 2 : 1) * r.IC * r.OC + 31) / 32 * 32; /* 64-byte aligned copies */
         widest = r.IC > widest ? r.IC : widest;
         widest = r.OC > widest ? r.OC : widest;
     }
     int64_t rows = linear_autocast_rows(s->max_rows);
-    if (st == NERC_OK) {
-        s->w16 = aligned_alloc(64, (size_t)total * sizeof *s->w16);
-        size_t scratch = ((size_t)(rows * widest) * sizeof *s->in16 + 63) / 64 * 64; /* tiles load whole lines */
-        s->in16 = aligned_alloc(64, scratch);
-        s->out16 = aligned_alloc(64, scratch);
-        if (!s->w16 || !s->in16 || !s->out16)
-            st = nerc_errorf(NERC_ERR_NOMEM, "cannot allocate bf16 weights and scratch (%.1f MiB)",
-                             (double)(total + 2 * rows * widest) * 2.0 / 1048576.0);
-    }
-    for (int32_t i = 0; st == NERC_OK && i < n; i++)
-        if (blocked[i])
-            st = autocast_products(s, i, encoder_linear_at(m, &m->p, i), &layout[2 * i]);
-    free(blocked);
-    free(layout);
-    return st;
+    s->w16 = aligned_alloc(64, (size_t)total * sizeof *s->w16);
+    size_t scratch = ((size_t)(rows * widest) * sizeof *s->in16 + 63) / 64 * 64; /* tiles load whole lines */
+    s->in16 = aligned_alloc(64, scratch);
+    s->out16 = aligned_alloc(64, scratch);
+    if (!s->w16 || !s->in16 || !s->out16)
+        return nerc_errorf(NERC_ERR_NOMEM, "cannot allocate bf16 weights and scratch (%.1f MiB)",
+                           (double)(total + 2 * rows * widest) * 2.0 / 1048576.0);
+    return NERC_OK;
 }
 
-static int is_blocked(const struct nerc_state *s, int32_t i) { return s->w16_mm[2 * i].weights != NULL; }
+static int is_blocked(const struct nerc_state *s, int32_t i) { return s->w16_blocked[i]; }
 
 autocast_weights encoder_autocast_weights(const struct nerc_state *s, int32_t index) {
-    if (is_blocked(s, index))
-        return (autocast_weights){NULL, &s->w16_mm[2 * index], &s->w16_mm[2 * index + 1], s->w16 + s->w16_off[index],
-                                  s->w16 + s->w16_off[index] + s->w16_mm[2 * index].IC * s->w16_mm[2 * index].OC};
-    return (autocast_weights){s->w16 + s->w16_off[index], NULL, NULL, NULL, NULL};
+    uint16_t *copy = s->w16 + s->w16_off[index];
+    if (!is_blocked(s, index))
+        return (autocast_weights){copy, NULL, NULL};
+    linear_ref r = encoder_linear_at(s->m, &s->m->p, index);
+    return (autocast_weights){NULL, copy, copy + r.IC * r.OC};
 }
 
 void encoder_refresh_w16(struct nerc_state *s) {
