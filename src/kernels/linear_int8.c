@@ -106,17 +106,6 @@ nerc_status linear_int8_forward(const linear_int8 *l, float *out, const float *i
     return NERC_OK;
 }
 
-nerc_status linear_int8_forward_act(const linear_int8 *l, float *act, float *io, const float *inp, void *scratch,
-                                    int64_t N, act_kind kind) {
-    if (N <= 0)
-        return NERC_OK;
-    float *row_scale;
-    int32_t *row_zero;
-    NERC_TRY(int8_product(l, io, inp, scratch, N, &row_scale, &row_zero));
-    dequantize_act_rows(act, io, row_scale, row_zero, l->col_scale, l->col_sum, l->bias, N, l->mm.OC, kind);
-    return NERC_OK;
-}
-
 /* fc1's scratch (its row scales | zero points | q of N x IC), then fc2's
  * row scales | zero points | q of N x F from just past fc1's zero points: fc2's
  * operand over fc1's, whose product is done by then. */

@@ -23,17 +23,11 @@ void linear_int8_free(linear_int8 *l);
 size_t linear_int8_scratch_bytes(int64_t N, int64_t IC);
 /* out (N, OC) fp32 from inp (N, IC) fp32; scratch: linear_int8_scratch_bytes(N, IC), 64-byte aligned. */
 nerc_status linear_int8_forward(const linear_int8 *l, float *out, const float *inp, void *scratch, int64_t N);
-/* act = f(the same product) (kernels/rows.h's activations); io (N, OC) holds
- * the int32 sums on the way (dequantization and activation in one pass, the
- * row function linear_int8_ffn shares). The model takes linear_int8_ffn;
- * tests/test_int8.c pins these values against the two passes. */
-nerc_status linear_int8_forward_act(const linear_int8 *l, float *act, float *io, const float *inp, void *scratch,
-                                    int64_t N, act_kind kind);
-
 /* out (N, C) = fc2(f(fc1(inp))) (fc1: C -> F, fc2: F -> C) with fc1's sums
  * dequantized, put through f and quantized for fc2 row by row
- * (dequantize_act_quantize_rows): the same bits as linear_int8_forward_act
- * then linear_int8_forward, without the activations in memory. io (N, F):
+ * (dequantize_act_quantize_rows): the same bits as linear_int8_forward,
+ * bias_act_forward (no bias) and linear_int8_forward, without the
+ * activations in memory (tests/test_fused.c). io (N, F):
  * fc1's sums; scratch: linear_int8_ffn_scratch_bytes(N, F), 64-byte aligned. */
 size_t linear_int8_ffn_scratch_bytes(int64_t N, int64_t F);
 nerc_status linear_int8_ffn(const linear_int8 *fc1, const linear_int8 *fc2, float *out, float *io, const float *inp,

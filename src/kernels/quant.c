@@ -79,7 +79,7 @@ void SIMD_NAME(dequantize_rows)(void *io, const float *row_scale, const int32_t 
     }
 }
 
-/* One row of dequantize_act_rows: out = f(the row's dequantized sums). */
+/* One row of dequantize_rows put through the activation: out = f(the row's dequantized sums). */
 static inline void dequantize_act_row(float *out, const int32_t *row, float rs, int32_t rz, const float *col_scale,
                                       const int32_t *col_sum, const float *bias, int64_t OC, act_kind kind) {
     /* bias tested outside the loops (fused.c: a masked load from NULL is slow on AMD) */
@@ -92,15 +92,6 @@ static inline void dequantize_act_row(float *out, const int32_t *row, float rs, 
             out[o] = act_value(K, dequant_value(row[o], rs, rz, col_scale[o], col_sum[o], 0.0f));
     FOR_EACH_KIND(kind, DEQUANT_ACT)
 #undef DEQUANT_ACT
-}
-
-void SIMD_NAME(dequantize_act_rows)(float *act, const void *io, const float *row_scale, const int32_t *row_zero,
-                                    const float *col_scale, const int32_t *col_sum, const float *bias, int64_t N,
-                                    int64_t OC, act_kind kind) {
-#pragma omp parallel for schedule(static)
-    for (int64_t n = 0; n < N; n++)
-        dequantize_act_row(act + n * OC, (const int32_t *)io + n * OC, row_scale[n], row_zero[n], col_scale, col_sum,
-                           bias, OC, kind);
 }
 
 void SIMD_NAME(dequantize_act_quantize_rows)(uint8_t *q, float *q_scale, int32_t *q_zero, const void *io,

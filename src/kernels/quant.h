@@ -18,16 +18,11 @@ void quantize_rows_u8(uint8_t *q, float *scale, int32_t *zero, const float *x, i
  * as float (bias may be NULL); col_sum[o] = sum_k q_w[o][k]. */
 void dequantize_rows(void *io, const float *row_scale, const int32_t *row_zero, const float *col_scale,
                      const int32_t *col_sum, const float *bias, int64_t N, int64_t OC);
-/* The same values put through the activation into act (N, OC) (io is only
- * read): dequantize_rows then bias_act_forward (no bias, no slope) in one
- * pass, the same bits. */
-void dequantize_act_rows(float *act, const void *io, const float *row_scale, const int32_t *row_zero,
-                         const float *col_scale, const int32_t *col_sum, const float *bias, int64_t N, int64_t OC,
-                         act_kind kind);
-
-/* dequantize_act_rows then quantize_rows_u8 of the activations, row by row
- * while the row is in L1 (the same bits as the two calls): the next layer's
- * operand without the activations written to memory. OC <= QUANT_ROW_MAX. */
+/* The same values (io is only read) put through the activation
+ * (bias_act_forward, no bias, no slope) and quantized (quantize_rows_u8) row
+ * by row while the row is in L1, the same bits as those three passes: the
+ * next layer's operand without the activations written to memory.
+ * OC <= QUANT_ROW_MAX. */
 #define QUANT_ROW_MAX 16384
 void dequantize_act_quantize_rows(uint8_t *q, float *q_scale, int32_t *q_zero, const void *io, const float *row_scale,
                                   const int32_t *row_zero, const float *col_scale, const int32_t *col_sum,

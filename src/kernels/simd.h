@@ -92,10 +92,6 @@
       (void *io, const float *row_scale, const int32_t *row_zero, const float *col_scale, const int32_t *col_sum,       \
        const float *bias, int64_t N, int64_t OC),                                                                      \
       (io, row_scale, row_zero, col_scale, col_sum, bias, N, OC))                                                      \
-    V(dequantize_act_rows,                                                                                             \
-      (float *act, const void *io, const float *row_scale, const int32_t *row_zero, const float *col_scale,            \
-       const int32_t *col_sum, const float *bias, int64_t N, int64_t OC, act_kind kind),                               \
-      (act, io, row_scale, row_zero, col_scale, col_sum, bias, N, OC, kind))                                           \
     V(dequantize_act_quantize_rows,                                                                                    \
       (uint8_t *q, float *q_scale, int32_t *q_zero, const void *io, const float *row_scale, const int32_t *row_zero,   \
        const float *col_scale, const int32_t *col_sum, const float *bias, int64_t N, int64_t OC, act_kind kind,        \
