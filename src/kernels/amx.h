@@ -18,10 +18,11 @@
  * oneDNN's AMX kernels sum them.
  *
  * Forward and input-gradient products: over the weight copies that AdamW
- * keeps in the blocked layout of oneDNN's brgemm (BA16a64b2a), the same 32 x 32 blocks of sums (four
- * tiles) with the bias loaded as their start; in a training step ~5% faster
- * than oneDNN's brgemm over the same copies (which needs a primitive per row
- * count), both held back by the weights coming cold from memory. */
+ * keeps in oneDNN's brgemm layout (BA16a64b2a), the same 32 x 32 blocks of
+ * sums (four tiles) with the bias loaded as their start; in a training step
+ * ~5% faster than oneDNN's brgemm over the same copies (which needs a
+ * primitive per row count), both held back by the weights coming cold from
+ * memory. */
 #ifndef NERC_KERNELS_AMX_H
 #define NERC_KERNELS_AMX_H
 
@@ -51,15 +52,16 @@ void amx_pack_inp(uint16_t *b, const float *inp, int64_t N, int64_t IC);
 void amx_dweight(float *dweight, const uint16_t *a, const uint16_t *b, int64_t K, int64_t IC, int64_t OC,
                  int accumulate, double *sum_squares);
 
+/* Whether a layer (IC, OC) keeps its bf16 weight in the blocked layout and
+ * runs the products below over it (bf16 training and inference):
+ * amx_bf16_ready, IC and OC multiples of 64 (the layout's column blocks). */
+int amx_blocked_layer(int64_t IC, int64_t OC);
+
 /* Products over a weight copy in oneDNN's blocked layout BA16a64b2a of a
  * (K, N) operand (kernels/convert.h: the forward's W^T, the input gradient's
  * W): c(M, N) = a(M, K) b(K, N), + c when accumulate, else + bias when not
  * NULL. a: bf16 row-major, with room for amx_panel_rows(M) rows (the rows
  * past M are read, whatever they hold, and their sums dropped). */
-/* Whether a layer (IC, OC) keeps its bf16 weight in the blocked layout and
- * runs these products over it (bf16 training and inference): amx_bf16_ready,
- * IC and OC multiples of 64 (the layout's column blocks). */
-int amx_blocked_layer(int64_t IC, int64_t OC);
 void amx_matmul_blocked(float *c, const uint16_t *a, const uint16_t *b, const float *bias, int64_t M, int64_t K,
                         int64_t N, int accumulate);
 /* c16(M, N) = bf16(f(a b + bias)) (bias may be NULL; f32_to_bf16's
