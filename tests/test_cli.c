@@ -127,8 +127,23 @@ static void test_kill9_resume(void) {
         snprintf(cmd, sizeof cmd, "%s --out %s/whole --resume %s", train, tmp, changed[i][0]);
         expect_last_line(cmd, 2, changed[i][1]);
     }
-    printf("  kill -9 at 150/400/700 ms (%d of 3 runs cut short) + --resume: weights and optimizer identical\n",
-           interrupted);
+    /* a trainer_state.json whose counters were edited or damaged: refused on resume, naming file and field */
+    const char *hostile[][2] = {{"batch_in_epoch", "-3"}, {"global_step", "5"}, {"adam_step", "1000000"},
+                                {"best_metric", "7.5"}, {"epoch_index", "-1"}};
+    for (size_t i = 0; i < sizeof hostile / sizeof hostile[0]; i++) {
+        snprintf(cmd, sizeof cmd,
+                 "rm -rf %s/hostile && cp -r %s/whole %s/hostile && sed -i -E 's/\"%s\": [-0-9.e+]+/\"%s\": %s/' "
+                 "%s/hostile/checkpoint-*/trainer_state.json",
+                 tmp, tmp, tmp, hostile[i][0], hostile[i][0], hostile[i][1], tmp);
+        CHECK(system(cmd) == 0);
+        char needle[128];
+        snprintf(needle, sizeof needle, "trainer_state.json: \"%s\" is %s, outside [", hostile[i][0], hostile[i][1]);
+        snprintf(cmd, sizeof cmd, "%s --out %s/hostile --resume", train, tmp);
+        expect_last_line(cmd, 2, needle);
+    }
+    printf("  kill -9 at 150/400/700 ms (%d of 3 runs cut short) + --resume: weights and optimizer identical; "
+           "%zu kinds of damaged counters refused\n",
+           interrupted, sizeof hostile / sizeof hostile[0]);
 }
 
 int main(int argc, char **argv) {

@@ -3,6 +3,7 @@
  * any moment leaves every earlier checkpoint intact. */
 #include <dirent.h>
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -346,7 +347,30 @@ static nerc_status restore_fields(trainer *t, json_t *j, const char *path) {
     return NERC_OK;
 }
 
-static nerc_status restore_counters(trainer *t, const char *dir) {
+/* A counter read back lies in [lo, hi], or the file is refused naming it. */
+static nerc_status counter_in(const char *path, const char *name, double v, double lo, double hi) {
+    if (v >= lo && v <= hi) /* false for NaN */
+        return NERC_OK;
+    return nerc_errorf(NERC_ERR_FORMAT, "%s: \"%s\" is %.17g, outside [%.17g, %.17g]", path, name, v, lo, hi);
+}
+
+/* The counters of checkpoint-<step> against each other and this run: a
+ * trainer_state.json edited or damaged by hand stops the resume here, not as
+ * an out-of-range batch or a NaN learning rate later. */
+static nerc_status check_counters(const trainer *t, int64_t step, const char *path) {
+    double s = (double)t->step, batches = (double)nerc_batcher_n_batches(t->bt);
+    NERC_TRY(counter_in(path, "global_step", s, (double)step, (double)step)); /* the directory's own step */
+    NERC_TRY(counter_in(path, "adam_step", (double)t->opt.step, s, s));      /* one optimizer step per step */
+    NERC_TRY(counter_in(path, "epoch_index", (double)t->epoch, 0.0, s));
+    NERC_TRY(counter_in(path, "batch_in_epoch", (double)t->batch_in_epoch, 0.0, batches));
+    NERC_TRY(counter_in(path, "best_step", (double)t->best_step, -1.0, s));
+    NERC_TRY(counter_in(path, "best_metric", t->best_f1, -1.0, 1.0));
+    NERC_TRY(counter_in(path, "evals_since_best", (double)t->evals_since_best, 0.0, s));
+    NERC_TRY(counter_in(path, "tokens_seen", (double)t->tokens_seen, 0.0, (double)INT64_MAX));
+    return counter_in(path, "train_seconds", t->train_seconds, 0.0, 1e12);
+}
+
+static nerc_status restore_counters(trainer *t, const char *dir, int64_t step) {
     char *path = fs_join(dir, "trainer_state.json");
     json_error_t jerr;
     json_t *j = path ? json_load_file(path, 0, &jerr) : NULL;
@@ -355,6 +379,8 @@ static nerc_status restore_counters(trainer *t, const char *dir) {
         st = nerc_errorf(NERC_ERR_FORMAT, "%s: unreadable trainer state (%s)", path ? path : dir, j ? "fields" : jerr.text);
     if (st == NERC_OK)
         st = restore_fields(t, j, path);
+    if (st == NERC_OK)
+        st = check_counters(t, step, path);
     if (st == NERC_OK) {
         json_decref(t->history);
         t->history = json_deep_copy(json_object_get(j, "log_history"));
@@ -379,7 +405,7 @@ nerc_status checkpoint_load_state(trainer *t, int64_t step) {
     if (st == NERC_OK)
         st = load_moments(t, dir);
     if (st == NERC_OK)
-        st = restore_counters(t, dir);
+        st = restore_counters(t, dir, step);
     if (st == NERC_OK)
         t->last_checkpoint = step;
     free(dir);
