@@ -17,6 +17,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 continue;
             if (st_read_f32(&f, t, buf) != NERC_OK)
                 st_read_i64(&f, t, buf);
+            else /* the checked read, which must fail cleanly on NaN, infinity or a negative */
+                st_read_f32_checked(&f, t, buf, (int)(i & 1));
             free(buf);
         }
     }

@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 
 #include "core/fs.h"
+#include "io/safetensors.h"
 #include "nerc.h"
 #include "test.h"
 #include "test_conll.h"
@@ -82,6 +83,37 @@ static void test_tokenize_families(void) {
     free(dir);
 }
 
+/* Rewrites the optimizer state at `path` with element 3 of its first second
+ * moment set to `value`; returns that tensor's name (static) or NULL. */
+static const char *damage_second_moment(const char *path, float value) {
+    static char name[200];
+    st_file f;
+    if (st_open(&f, path) != NERC_OK)
+        return NULL;
+    st_entry *e = calloc((size_t)f.n, sizeof *e);
+    float **data = calloc((size_t)f.n, sizeof *data);
+    int done = 0;
+    for (int32_t i = 0; i < f.n; i++) {
+        const st_tensor *t = &f.tensors[i];
+        data[i] = malloc((size_t)t->numel * sizeof(float));
+        CHECK_OK(st_read_f32(&f, t, data[i]));
+        e[i] = (st_entry){t->name, ST_F32, t->ndim, {0}, data[i]};
+        memcpy(e[i].shape, t->shape, sizeof e[i].shape);
+        if (!done && !strncmp(t->name, "exp_avg_sq.", 11) && t->numel > 3) {
+            data[i][3] = value;
+            snprintf(name, sizeof name, "%s", t->name);
+            done = 1;
+        }
+    }
+    CHECK_OK(st_write(path, e, f.n, NULL));
+    for (int32_t i = 0; i < f.n; i++)
+        free(data[i]);
+    free(data);
+    free(e);
+    st_close(&f);
+    return done ? name : NULL;
+}
+
 /* kill -9 at an arbitrary moment (checkpoints are written every step), then
  * --resume: the result equals an uninterrupted run, byte for byte. */
 static void test_kill9_resume(void) {
@@ -141,8 +173,19 @@ static void test_kill9_resume(void) {
         snprintf(cmd, sizeof cmd, "%s --out %s/hostile --resume", train, tmp);
         expect_last_line(cmd, 2, needle);
     }
+    /* a second moment below zero in optimizer.safetensors: refused, naming the tensor and element */
+    snprintf(cmd, sizeof cmd, "rm -rf %s/hostile && cp -r %s/whole %s/hostile", tmp, tmp, tmp);
+    CHECK(system(cmd) == 0);
+    char opt[600], needle[300];
+    snprintf(opt, sizeof opt, "%s/hostile/checkpoint-24/optimizer.safetensors", tmp);
+    const char *moment = damage_second_moment(opt, -1e-3f);
+    CHECK(moment != NULL);
+    snprintf(needle, sizeof needle, "optimizer.safetensors: tensor '%s' holds -0.001 at element 3 (a negative value",
+             moment ? moment : "?");
+    snprintf(cmd, sizeof cmd, "%s --out %s/hostile --resume", train, tmp);
+    expect_last_line(cmd, 2, needle);
     printf("  kill -9 at 150/400/700 ms (%d of 3 runs cut short) + --resume: weights and optimizer identical; "
-           "%zu kinds of damaged counters refused\n",
+           "%zu kinds of damaged counters and a negative second moment refused\n",
            interrupted, sizeof hostile / sizeof hostile[0]);
 }
 

@@ -87,6 +87,46 @@ static void test_half_precision(void) {
     free(path);
 }
 
+/* st_read_f32_checked: the values as st_read_f32 reads them, or an error
+ * naming the tensor and its first NaN, infinity or (nonneg) negative value;
+ * -0 is not negative. Past one 4096-value block, and through F16. */
+static void test_checked_values(void) {
+    enum { N = 5000 };
+    float *x = calloc(N, sizeof *x), *y = calloc(N, sizeof *y);
+    static const uint8_t f16[6] = {0x00, 0x3c, 0x00, 0x7c, 0x00, 0x80}; /* 1, inf, -0 */
+    x[4321] = -0.0f;
+    st_entry e[4] = {{"x", ST_F32, 1, {N}, x}, {"h", ST_F16, 1, {3}, f16}};
+    char *path = fs_join(tmpdir, "checked.safetensors");
+    const float bad[3] = {NAN, INFINITY, -2.5f};
+    const char *what[3] = {"holds nan at element 4500 (not a finite number)",
+                           "holds inf at element 4500 (not a finite number)",
+                           "holds -2.5 at element 4500 (a negative value where none can be)"};
+    for (int k = -1; k < 3; k++) {
+        if (k >= 0)
+            x[4500] = bad[k];
+        CHECK_OK(st_write(path, e, 2, NULL));
+        st_file f;
+        CHECK_OK(st_open(&f, path));
+        const st_tensor *tx = st_find(&f, "x");
+        nerc_status st = tx ? st_read_f32_checked(&f, tx, y, 1) : NERC_ERR_FORMAT;
+        if (k < 0)
+            CHECK_MSG(st == NERC_OK && !memcmp(x, y, N * sizeof *x), "clean values (with -0): %s", nerc_last_error());
+        else
+            CHECK_MSG(st == NERC_ERR_FORMAT && strstr(nerc_last_error(), what[k]) &&
+                          strstr(nerc_last_error(), "checked.safetensors: tensor 'x'"),
+                      "value %g: %s", (double)bad[k], nerc_last_error());
+        if (k == 2 && tx) /* a negative value is fine where negatives are */
+            CHECK_OK(st_read_f32_checked(&f, tx, y, 0));
+        const st_tensor *th = st_find(&f, "h");
+        CHECK(th && st_read_f32_checked(&f, th, y, 0) == NERC_ERR_FORMAT &&
+              strstr(nerc_last_error(), "tensor 'h' holds inf at element 1"));
+        st_close(&f);
+    }
+    free(path);
+    free(x);
+    free(y);
+}
+
 /* sinusoidal_pos_embds: a fixed table (HF create_sinusoidal_embeddings) that training never changes. */
 static void test_sinusoidal(void) {
     const char *cfg = "{\"dim\": 8, \"n_layers\": 1, \"n_heads\": 2, \"hidden_dim\": 16, \"vocab_size\": 10, "
@@ -249,6 +289,21 @@ static void test_bad_checkpoints(const nerc_model *tiny) {
     CHECK(nerc_model_load(&m, dir, NULL, 0, 0) == NERC_ERR_FORMAT);
     CHECK_MSG(strstr(nerc_last_error(), "missing tensor 'distilbert.embeddings.word_embeddings.weight'"), "%s",
               nerc_last_error());
+    /* a weight that is not a number: refused, naming the tensor and the element */
+    float *q = malloc((size_t)tiny->n_params * sizeof *q);
+    memcpy(q, tiny->params_mem, (size_t)tiny->n_params * sizeof *q);
+    const param_tensor *t5 = &tiny->tensors[5];
+    q[t5->offset + 7] = NAN;
+    for (int i = 0; i < n - 1; i++)
+        all[i].data = q + tiny->tensors[i].offset;
+    CHECK_OK(st_write(p, all, n - 1, NULL));
+    CHECK(nerc_model_load(&m, dir, NULL, 0, 0) == NERC_ERR_FORMAT);
+    char want[200];
+    snprintf(want, sizeof want, "tensor '%s' holds nan at element 7 (not a finite number)", t5->name);
+    CHECK_MSG(strstr(nerc_last_error(), want), "%s", nerc_last_error());
+    for (int i = 0; i < n - 1; i++)
+        all[i].data = tiny->params_mem + tiny->tensors[i].offset;
+    free(q);
     /* an integer dtype where floats belong */
     all[0].dtype = ST_I32;
     CHECK_OK(st_write(p, all, n - 1, NULL));
@@ -321,6 +376,7 @@ int main(void) {
         return 1;
     test_bad_safetensors();
     test_half_precision();
+    test_checked_values();
     test_sinusoidal();
     test_bad_config();
     nerc_model *tiny = NULL;

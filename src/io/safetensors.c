@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -279,6 +280,57 @@ static void release_pages(const st_file *f, const st_tensor *t) {
 
 nerc_status st_read_f32(const st_file *f, const st_tensor *t, float *dst) {
     nerc_status st = st_convert_f32(f, t, dst);
+    release_pages(f, t);
+    return st;
+}
+
+/* Whether x (as bits) is NaN or infinite, or negative (nonneg; -0 is not). */
+static inline int bad_value(uint32_t u, int nonneg) {
+    return (u & 0x7f800000u) == 0x7f800000u || (nonneg && u > 0x80000000u);
+}
+
+/* Whether x[0 .. n) holds a bad value (an OR over the block: vectorised). */
+static int block_has_bad(const float *x, int64_t n, int nonneg) {
+    int bad = 0;
+    for (int64_t i = 0; i < n; i++) {
+        uint32_t u;
+        memcpy(&u, x + i, 4);
+        bad |= bad_value(u, nonneg);
+    }
+    return bad;
+}
+
+static nerc_status bad_value_error(const st_file *f, const st_tensor *t, const float *x, int64_t from, int nonneg) {
+    int64_t i = from;
+    for (uint32_t u = 0; i < t->numel; i++) {
+        memcpy(&u, x + i, 4);
+        if (bad_value(u, nonneg))
+            break;
+    }
+    return nerc_errorf(NERC_ERR_FORMAT, "%s: tensor '%s' holds %g at element %lld (%s)", f->path, t->name,
+                       (double)x[i], (long long)i,
+                       isfinite(x[i]) ? "a negative value where none can be" : "not a finite number");
+}
+
+nerc_status st_read_f32_checked(const st_file *f, const st_tensor *t, float *dst, int nonneg) {
+    enum { BLOCK = 4096 }; /* each block checked while in L1, right after its copy */
+    nerc_status st = NERC_OK;
+    if (t->dtype != ST_F32) {
+        st = st_convert_f32(f, t, dst);
+        for (int64_t lo = 0; st == NERC_OK && lo < t->numel; lo += BLOCK) {
+            int64_t n = t->numel - lo < BLOCK ? t->numel - lo : BLOCK;
+            if (block_has_bad(dst + lo, n, nonneg))
+                st = bad_value_error(f, t, dst, lo, nonneg);
+        }
+    } else {
+        const uint8_t *src = f->data + t->begin;
+        for (int64_t lo = 0; st == NERC_OK && lo < t->numel; lo += BLOCK) {
+            int64_t n = t->numel - lo < BLOCK ? t->numel - lo : BLOCK;
+            memcpy(dst + lo, src + 4 * lo, (size_t)n * 4);
+            if (block_has_bad(dst + lo, n, nonneg))
+                st = bad_value_error(f, t, dst, lo, nonneg);
+        }
+    }
     release_pages(f, t);
     return st;
 }

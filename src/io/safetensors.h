@@ -45,6 +45,11 @@ size_t st_dtype_size(st_dtype d);
 
 /* Reads a float tensor (F32, F16, BF16 or F64) converted to float32. */
 nerc_status st_read_f32(const st_file *f, const st_tensor *t, float *dst);
+/* st_read_f32 that also checks the values: an error naming the file, the
+ * tensor and the first element that is NaN or infinite, or (nonneg) below
+ * zero. For weights and optimizer moments, where such a value would turn
+ * every output or update into NaN far from its cause. */
+nerc_status st_read_f32_checked(const st_file *f, const st_tensor *t, float *dst, int nonneg);
 /* Reads an integer tensor (I64, I32, I16, I8, U8, BOOL) converted to int64. */
 nerc_status st_read_i64(const st_file *f, const st_tensor *t, int64_t *dst);
 

@@ -157,7 +157,7 @@ static nerc_status load_tensor(nerc_model *m, const ckpt_names *c, const param_t
     int shape_ok = s->ndim == t->ndim && s->shape[0] == t->shape[0] && (t->ndim == 1 || s->shape[1] == t->shape[1]);
     if (!shape_ok)
         return shape_error(c->f, s, t);
-    return st_read_f32(c->f, s, m->params_mem + t->offset);
+    return st_read_f32_checked(c->f, s, m->params_mem + t->offset, 0);
 }
 
 /* Every tensor of the file must be used, skipped knowingly, or it is an error. */

@@ -310,8 +310,8 @@ static nerc_status load_moments(trainer *t, const char *dir) {
             const st_tensor *s = st_find(&f, name);
             if (!s || s->numel != pt->numel || s->dtype != ST_F32)
                 st = nerc_errorf(NERC_ERR_FORMAT, "%s: tensor '%s' missing or misshaped", f.path, name);
-            else
-                st = st_read_f32(&f, s, (k ? t->opt.v : t->opt.m) + pt->offset);
+            else /* a second moment is a running mean of squares: never below 0 */
+                st = st_read_f32_checked(&f, s, (k ? t->opt.v : t->opt.m) + pt->offset, k);
         }
     }
     st_close(&f);
