@@ -48,8 +48,32 @@ static double forward_flops(const nerc_model *m, const nerc_batch *b) {
     return c->n_layers * (2.0 * N * (4 * C * C + 2 * C * F) + att) + 2.0 * N * C * c->n_labels;
 }
 
+/* The GEMM part of forward_flops (the linear layers: what sgemm runs). */
+static double linear_flops(const nerc_model *m, const nerc_batch *b) {
+    const encoder_config *c = &m->cfg;
+    double C = c->dim, F = c->hidden_dim, N = b->n_tokens;
+    return c->n_layers * 2.0 * N * (4 * C * C + 2 * C * F) + 2.0 * N * C * c->n_labels;
+}
+
+/* oneDNN's best sgemm rate on this CPU (GFLOP/s): 2048^3, best of 5, after a warm-up. */
+static double sgemm_peak_gflops(void) {
+    enum { S = 2048 };
+    float *a = calloc((size_t)S * S, sizeof *a), *b = calloc((size_t)S * S, sizeof *b);
+    float *c = calloc((size_t)S * S, sizeof *c);
+    double best = 1e30;
+    for (int r = 0; a && b && c && r < 6; r++) {
+        double t0 = now_s();
+        gemm_f32(0, 0, S, S, S, 1.0f, a, S, b, S, 0.0f, c, S);
+        double dt = now_s() - t0;
+        if (r > 0 && dt < best)
+            best = dt;
+    }
+    free(a), free(b), free(c);
+    return 2.0 * S * S * (double)S / best / 1e9;
+}
+
 typedef struct {
-    double fwd_s, fwdbwd_s, step_s, gemm_s, att_s, flops, tokens;
+    double fwd_s, fwdbwd_s, step_s, gemm_s, att_s, flops, linear_flops, tokens;
     double flush_s; /* bringing every embedding row current after the timed steps (counted in step_s) */
     int n;
 } timing;
@@ -95,6 +119,7 @@ static void time_training(nerc_model *m, nerc_state *s, nerc_batcher *bt, const 
         t->gemm_s += gemm_timing_seconds();
         t->att_s += gemm_timing_attention_seconds();
         t->flops += forward_flops(m, &db.batch);
+        t->linear_flops += 3 * linear_flops(m, &db.batch); /* forward, input and weight gradients */
         t->tokens += db.batch.n_tokens;
         t->n++;
     }
@@ -122,6 +147,18 @@ static void print_training(const char *name, const timing *t) {
     printf("  %s training: AdamW's embedding-row steps left to run after the timed steps (as at an evaluation or a "
            "save): %.1f ms, counted above in the step and in AdamW\n",
            name, 1e3 * t->flush_s);
+}
+
+/* What the fp32 step cannot go below on this CPU: its GEMMs at oneDNN's best
+ * sgemm rate, plus the gradient norm and AdamW as measured (memory-bound).
+ * bench/compare.sh divides PyTorch's step by it: the highest fp32 ratio this
+ * machine allows. */
+static void print_fp32_floor(const timing *t, double peak_gflops) {
+    double gemm_s = t->linear_flops / t->n / (peak_gflops * 1e9), opt_s = (t->step_s - t->fwdbwd_s) / t->n;
+    printf("  fp32 step floor on this CPU %.3f s: its GEMMs (%.1f GFLOP) at oneDNN's best sgemm rate here (%.0f "
+           "GFLOP/s, 2048^3) %.3f s + gradient norm and AdamW as measured %.1f ms (the step is %.0f%% above it)\n",
+           gemm_s + opt_s, t->linear_flops / t->n / 1e9, peak_gflops, gemm_s, 1e3 * opt_s,
+           100 * (t->step_s / t->n / (gemm_s + opt_s) - 1));
 }
 
 static double time_inference(nerc_model *m, const nerc_dataset *dev, const nerc_sequences *enc, nerc_precision prec,
@@ -234,6 +271,7 @@ int main(int argc, char **argv) {
         int64_t steps_3ep = 3LL * nerc_batcher_n_batches(bt);
         printf("  real tokens per batch (avg)     %.0f\n", t.tokens / t.n);
         print_training("fp32", &t);
+        print_fp32_floor(&t, sgemm_peak_gflops());
         printf("  3 epochs (%lld steps) extrapolated, fp32  %.1f min\n", (long long)steps_3ep,
                steps_3ep * t.step_s / t.n / 60);
         printf("  peak RSS during fp32 training   %.0f MB\n", rss_train);

@@ -42,6 +42,7 @@ for p in fp32 bf16; do
   awk -v p="$p" '$1 == p && $2 == "training" && $3 == "step" {print $8; exit}' "$W/nerc_train.txt" | while read -r v; do put nerc "train_tok_$p" "$v"; done
 done
 put nerc train_rss "$(awk '/peak RSS during fp32 training/ {print $(NF-1)}' "$W/nerc_train.txt")"
+put nerc train_floor_fp32 "$(awk '/fp32 step floor on this CPU/ {print $7}' "$W/nerc_train.txt")"
 for p in fp32 bf16 int8; do
   build/bench/bench_model "$STEPS" "$THREADS" "$p" >"$W/nerc_$p.txt"
   grep "dev inference" "$W/nerc_$p.txt"
@@ -140,6 +141,8 @@ awk -F'\t' '
     row("peak RSS inference fp32 (MB)", "infer_rss_fp32", "%.0f", 1)
     if (("nerc,train_tok_fp32" in v) && ("torch,train_tok_fp32" in v) && ("nerc,train_tok_bf16" in v))
       printf "nerc bf16 training vs PyTorch fp32: %.1fx real tokens/s\n", v["nerc,train_tok_bf16"] / v["torch,train_tok_fp32"]
+    if (("nerc,train_floor_fp32" in v) && ("torch,train_step_fp32" in v) && v["nerc,train_floor_fp32"] > 0)
+      printf "fp32 training ratio this CPU allows at most: PyTorch step %.3f s / nerc floor %.3f s = %.1fx (bench_model: GEMMs at oneDNN best sgemm rate + norm and AdamW)\n", v["torch,train_step_fp32"], v["nerc,train_floor_fp32"], v["torch,train_step_fp32"] / v["nerc,train_floor_fp32"]
     if (("nerc,infer_int8" in v) && ("nerc,infer_fp32" in v))
       printf "nerc int8 vs nerc fp32 inference: %.2fx\n", v["nerc,infer_int8"] / v["nerc,infer_fp32"]
   }' "$W/results.tsv"
