@@ -314,22 +314,15 @@ static nerc_status bad_value_error(const st_file *f, const st_tensor *t, const f
 
 nerc_status st_read_f32_checked(const st_file *f, const st_tensor *t, float *dst, int nonneg) {
     enum { BLOCK = 4096 }; /* each block checked while in L1, right after its copy */
-    nerc_status st = NERC_OK;
-    if (t->dtype != ST_F32) {
-        st = st_convert_f32(f, t, dst);
-        for (int64_t lo = 0; st == NERC_OK && lo < t->numel; lo += BLOCK) {
-            int64_t n = t->numel - lo < BLOCK ? t->numel - lo : BLOCK;
-            if (block_has_bad(dst + lo, n, nonneg))
-                st = bad_value_error(f, t, dst, lo, nonneg);
-        }
-    } else {
-        const uint8_t *src = f->data + t->begin;
-        for (int64_t lo = 0; st == NERC_OK && lo < t->numel; lo += BLOCK) {
-            int64_t n = t->numel - lo < BLOCK ? t->numel - lo : BLOCK;
+    int copy = t->dtype == ST_F32; /* F32 is copied block by block below; other types are converted first */
+    nerc_status st = copy ? NERC_OK : st_convert_f32(f, t, dst);
+    const uint8_t *src = f->data + t->begin;
+    for (int64_t lo = 0; st == NERC_OK && lo < t->numel; lo += BLOCK) {
+        int64_t n = t->numel - lo < BLOCK ? t->numel - lo : BLOCK;
+        if (copy)
             memcpy(dst + lo, src + 4 * lo, (size_t)n * 4);
-            if (block_has_bad(dst + lo, n, nonneg))
-                st = bad_value_error(f, t, dst, lo, nonneg);
-        }
+        if (block_has_bad(dst + lo, n, nonneg))
+            st = bad_value_error(f, t, dst, lo, nonneg);
     }
     release_pages(f, t);
     return st;
