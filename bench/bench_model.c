@@ -36,23 +36,24 @@ static double peak_rss_mb(void) {
     return (double)ru.ru_maxrss / 1024.0;
 }
 
-/* Forward FLOPs of a batch: linear layers 2*N*(4C^2 + 2CF) per layer,
- * attention 4*T^2*C per sequence per layer, classifier 2*N*C*K. */
-static double forward_flops(const nerc_model *m, const nerc_batch *b) {
-    const encoder_config *c = &m->cfg;
-    double C = c->dim, F = c->hidden_dim, N = b->n_tokens, att = 0;
-    for (int32_t i = 0; i < b->n_seqs; i++) {
-        double T = b->seq_offsets[i + 1] - b->seq_offsets[i];
-        att += 4.0 * T * T * C;
-    }
-    return c->n_layers * (2.0 * N * (4 * C * C + 2 * C * F) + att) + 2.0 * N * C * c->n_labels;
-}
-
-/* The GEMM part of forward_flops (the linear layers: what sgemm runs). */
+/* The linear layers' FLOPs of a forward pass (what sgemm runs): 2*N*(4C^2 + 2CF)
+ * per layer and the classifier's 2*N*C*K. */
 static double linear_flops(const nerc_model *m, const nerc_batch *b) {
     const encoder_config *c = &m->cfg;
     double C = c->dim, F = c->hidden_dim, N = b->n_tokens;
     return c->n_layers * 2.0 * N * (4 * C * C + 2 * C * F) + 2.0 * N * C * c->n_labels;
+}
+
+/* Forward FLOPs of a batch: linear layers 2*N*(4C^2 + 2CF) per layer,
+ * attention 4*T^2*C per sequence per layer, classifier 2*N*C*K. */
+static double forward_flops(const nerc_model *m, const nerc_batch *b) {
+    const encoder_config *c = &m->cfg;
+    double C = c->dim, att = 0;
+    for (int32_t i = 0; i < b->n_seqs; i++) {
+        double T = b->seq_offsets[i + 1] - b->seq_offsets[i];
+        att += 4.0 * T * T * C;
+    }
+    return linear_flops(m, b) + c->n_layers * att;
 }
 
 /* oneDNN's best sgemm rate on this CPU (GFLOP/s): 2048^3, best of 5, after a warm-up. */
